@@ -1,0 +1,1 @@
+r"""Metrics, sweeps, scaling fits, reports and the ``mdmlab`` command line."""

@@ -1,0 +1,355 @@
+r"""Private numba kernels for exact inference and sampling in synthetic languages.
+
+Two families share one contract (STYLE 1-3): contiguous float64/int64 arrays in, pre-drawn uniforms
+in, preallocated outputs written; no validation, no RNG objects, no Python objects.
+
+* ``hmm_*``: a dense hidden Markov model with ``K`` states, ``initial (K,)``, ``transition (K, K)``,
+  ``emission (K, V)`` (``emission_t`` is its contiguous transpose ``(V, K)``).
+* ``ngram_*``: an order-``n`` language written as a Markov chain on *look-ahead windows*
+  ``s_t = (x_t, ..., x_{t+n-2})`` with ``K = V**(n-1)`` states, flat index
+  ``s = x_t V^(n-2) + ... + x_{t+n-2}``. The emission is deterministic (``x_t = s // C`` with
+  ``C = K // V``) and the transition is a shift: ``s -> (s % C) V + v`` with probability
+  ``table[s, v]``. One step costs ``O(K V) = O(V^n)`` instead of the dense ``O(K^2)``. Windows that run
+  past the end of the sequence hold tokens nobody observes, so they are marginalised for free and
+  ``L < n - 1`` needs no special case.
+
+Masking is evidence: a token id ``< 0`` (``synth.MASK``) is an unobserved position, i.e. a row of
+ones in the evidence; it is never used as an index.
+
+Every recursion is scaled: forward messages are normalised at each position and the normalisers
+accumulate into the log-evidence, ``log p(x_obs) = sum_t log c_t`` (Rabiner 1989, eq. 91-93), so
+``L = 100,000`` neither underflows nor overflows. A zero normaliser means the observed tokens have
+probability zero: the log-evidence becomes ``-inf`` and the messages stay zero from then on. A token
+posterior whose normaliser is zero is written as NaN, a sentinel the public layer turns into an error.
+"""
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def draw_categorical(cdf, u):
+    r"""Inverse-CDF draw: the first ``j`` with ``cdf[j] > u * cdf[-1]`` for ``u`` in [0, 1).
+
+    ``cdf`` is the float64 running sum of the probabilities. Zero-mass categories share their
+    predecessor's running sum and can never be chosen; if rounding leaves no index (``u * total``
+    rounded up to ``total``), the last category with positive mass is returned.
+    """
+    n = cdf.shape[0]
+    target = u * cdf[n - 1]
+    lo, hi = 0, n
+    while lo < hi:  # first index with cdf > target
+        mid = (lo + hi) // 2
+        if cdf[mid] > target:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo < n:
+        return lo
+    j = n - 1
+    while j > 0 and cdf[j] == cdf[j - 1]:
+        j -= 1
+    return j
+
+
+@njit(cache=True)
+def _normalise(vec):
+    """Divide ``vec`` by its sum in place; return the sum (0 leaves ``vec`` untouched)."""
+    c = 0.0
+    for k in range(vec.shape[0]):
+        c += vec[k]
+    if c > 0.0:
+        inv = 1.0 / c
+        for k in range(vec.shape[0]):
+            vec[k] *= inv
+    return c
+
+
+# ----------------------------------------------------------------------------------------------
+# Dense hidden Markov model
+# ----------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _hmm_absorb(pred, emission_t, xt, alpha):
+    """alpha = pred * evidence_t; return the normaliser c_t = sum(alpha) and normalise alpha."""
+    K = pred.shape[0]
+    if xt < 0:
+        for k in range(K):
+            alpha[k] = pred[k]
+    else:
+        for k in range(K):
+            alpha[k] = pred[k] * emission_t[xt, k]
+    return _normalise(alpha)
+
+
+@njit(cache=True)
+def _hmm_propagate(alpha, transition, out):
+    """out = alpha @ transition (row vector times matrix, inner loop contiguous)."""
+    K = alpha.shape[0]
+    for j in range(K):
+        out[j] = 0.0
+    for i in range(K):
+        a = alpha[i]
+        if a != 0.0:
+            for j in range(K):
+                out[j] += a * transition[i, j]
+
+
+@njit(cache=True, parallel=True)
+def hmm_log_evidence(x, initial, transition, emission_t, out):
+    r"""out[b] = log p(x_b observed tokens) by the scaled forward recursion.
+
+    alpha_t = normalise((alpha_{t-1} A) * e_t), log p = sum_t log c_t.
+    x: (B, L) int64, negative = masked. out: (B,) float64.
+    """
+    B, L = x.shape
+    K = initial.shape[0]
+    for b in prange(B):
+        pred = initial.copy()
+        alpha = np.empty(K)
+        lp = 0.0
+        for t in range(L):
+            c = _hmm_absorb(pred, emission_t, x[b, t], alpha)
+            if c <= 0.0:
+                lp = -np.inf
+                break
+            lp += np.log(c)
+            _hmm_propagate(alpha, transition, pred)
+        out[b] = lp
+
+
+@njit(cache=True, parallel=True)
+def hmm_token_posteriors(x, initial, transition, emission, emission_t, onehot_observed, out, log_ev):
+    r"""Token posteriors of every position given the *other* observed positions.
+
+    out[b, t, v] = p(x_t = v | x_s for all observed s != t) ∝ sum_k pred_t[k] beta_t[k] E[k, v]
+    where pred_t = p(z_t | observed x_{<t}) and beta_t ∝ p(observed x_{>t} | z_t). For a masked ``t``
+    this is the MDM denoiser's conditional; for an observed ``t`` it is the leave-one-out
+    conditional, unless ``onehot_observed`` asks for the one-hot of the observed token instead.
+    A row with zero normaliser is NaN. log_ev[b] = log p(observed x_b).
+    """
+    B, L = x.shape
+    K = initial.shape[0]
+    V = emission.shape[1]
+    for b in prange(B):
+        pred = np.empty((L, K))
+        alpha = np.empty(K)
+        pred[0, :] = initial
+        lp = 0.0
+        for t in range(L):
+            c = _hmm_absorb(pred[t], emission_t, x[b, t], alpha)
+            lp = lp + np.log(c) if c > 0.0 else -np.inf
+            if t + 1 < L:
+                _hmm_propagate(alpha, transition, pred[t + 1])
+        log_ev[b] = lp
+        beta = np.ones(K)
+        g = np.empty(K)
+        for t in range(L - 1, -1, -1):
+            xt = x[b, t]
+            if onehot_observed and xt >= 0:
+                for v in range(V):
+                    out[b, t, v] = 0.0
+                out[b, t, xt] = 1.0
+            else:
+                for v in range(V):
+                    out[b, t, v] = 0.0
+                for k in range(K):
+                    w = pred[t, k] * beta[k]
+                    if w != 0.0:
+                        for v in range(V):
+                            out[b, t, v] += w * emission[k, v]
+                if _normalise(out[b, t]) <= 0.0:
+                    out[b, t, :] = np.nan
+            if t > 0:  # beta_{t-1} = A (e_t * beta_t), rescaled to sum one
+                for k in range(K):
+                    g[k] = beta[k] if xt < 0 else beta[k] * emission_t[xt, k]
+                for i in range(K):
+                    s = 0.0
+                    for j in range(K):
+                        s += transition[i, j] * g[j]
+                    beta[i] = s
+                _normalise(beta)
+
+
+@njit(cache=True, parallel=True)
+def hmm_sample(cum_initial, cum_transition, cum_emission, uniforms, out):
+    r"""Ancestral sampling z_0 ~ pi, x_t ~ E[z_t], z_{t+1} ~ A[z_t] from uniforms (B, L, 2)."""
+    B, L = out.shape
+    for b in prange(B):
+        z = draw_categorical(cum_initial, uniforms[b, 0, 1])
+        for t in range(L):
+            out[b, t] = draw_categorical(cum_emission[z], uniforms[b, t, 0])
+            if t + 1 < L:
+                z = draw_categorical(cum_transition[z], uniforms[b, t + 1, 1])
+
+
+# ----------------------------------------------------------------------------------------------
+# n-gram language: Markov chain on look-ahead windows with shift transitions
+# ----------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _ngram_absorb(pred, xt, C, alpha):
+    """alpha = pred restricted to windows whose first token is x_t; returns (c_t, lo, hi).
+
+    Only ``alpha[lo:hi]`` can be non-zero afterwards (the block of x_t, or everything if masked).
+    """
+    K = pred.shape[0]
+    if xt < 0:
+        lo, hi = 0, K
+    else:
+        lo, hi = xt * C, (xt + 1) * C
+    for s in range(lo, hi):
+        alpha[s] = pred[s]
+    c = 0.0
+    for s in range(lo, hi):
+        c += alpha[s]
+    if c > 0.0:
+        inv = 1.0 / c
+        for s in range(lo, hi):
+            alpha[s] *= inv
+    return c, lo, hi
+
+
+@njit(cache=True)
+def _ngram_propagate(alpha, lo, hi, table, C, out):
+    """out[(s % C) V + v] = sum_s alpha[s] table[s, v] over the active block s in [lo, hi)."""
+    V = table.shape[1]
+    for j in range(out.shape[0]):
+        out[j] = 0.0
+    for s in range(lo, hi):
+        a = alpha[s]
+        if a != 0.0:
+            base = (s % C) * V
+            for v in range(V):
+                out[base + v] += a * table[s, v]
+
+
+@njit(cache=True, parallel=True)
+def ngram_log_evidence(x, initial, table, out):
+    r"""out[b] = log p(x_b observed tokens) for the shift chain (scaled forward recursion)."""
+    B, L = x.shape
+    K, V = table.shape
+    C = K // V
+    for b in prange(B):
+        pred = initial.copy()
+        alpha = np.empty(K)
+        lp = 0.0
+        for t in range(L):
+            c, lo, hi = _ngram_absorb(pred, x[b, t], C, alpha)
+            if c <= 0.0:
+                lp = -np.inf
+                break
+            lp += np.log(c)
+            _ngram_propagate(alpha, lo, hi, table, C, pred)
+        out[b] = lp
+
+
+@njit(cache=True)
+def _ngram_backstep(beta, xt, table, C, g, group_live):
+    """beta <- normalise(sum_v table[s, v] (e_t beta)[(s % C) V + v]) with e_t the evidence at t."""
+    K, V = table.shape
+    for s in range(K):
+        g[s] = beta[s] if (xt < 0 or s // C == xt) else 0.0
+    for grp in range(C):  # successors of s form the contiguous block of group s % C
+        live = False
+        for j in range(grp * V, grp * V + V):
+            if g[j] != 0.0:
+                live = True
+                break
+        group_live[grp] = live
+    for s in range(K):
+        grp = s % C
+        acc = 0.0
+        if group_live[grp]:
+            base = grp * V
+            for v in range(V):
+                acc += table[s, v] * g[base + v]
+        beta[s] = acc
+    _normalise(beta)
+
+
+@njit(cache=True, parallel=True)
+def ngram_token_posteriors(x, initial, table, onehot_observed, out, log_ev):
+    r"""Token posteriors for the shift chain; same contract as :func:`hmm_token_posteriors`.
+
+    p(x_t = v | other observed) ∝ sum over windows s with first token v of pred_t[s] beta_t[s].
+    """
+    B, L = x.shape
+    K, V = table.shape
+    C = K // V
+    for b in prange(B):
+        pred = np.empty((L, K))
+        alpha = np.empty(K)
+        pred[0, :] = initial
+        lp = 0.0
+        for t in range(L):
+            c, lo, hi = _ngram_absorb(pred[t], x[b, t], C, alpha)
+            lp = lp + np.log(c) if c > 0.0 else -np.inf
+            if t + 1 < L:
+                if c > 0.0:
+                    _ngram_propagate(alpha, lo, hi, table, C, pred[t + 1])
+                else:
+                    pred[t + 1, :] = 0.0
+        log_ev[b] = lp
+        beta = np.ones(K)
+        g = np.empty(K)
+        group_live = np.empty(C, dtype=np.bool_)
+        for t in range(L - 1, -1, -1):
+            xt = x[b, t]
+            if onehot_observed and xt >= 0:
+                for v in range(V):
+                    out[b, t, v] = 0.0
+                out[b, t, xt] = 1.0
+            else:
+                for v in range(V):
+                    acc = 0.0
+                    for s in range(v * C, (v + 1) * C):
+                        acc += pred[t, s] * beta[s]
+                    out[b, t, v] = acc
+                if _normalise(out[b, t]) <= 0.0:
+                    out[b, t, :] = np.nan
+            if t > 0:
+                _ngram_backstep(beta, xt, table, C, g, group_live)
+
+
+@njit(cache=True, parallel=True)
+def ngram_sample(cum_initial, cum_table, uniforms, out):
+    r"""s_0 ~ initial, then s_{t+1} = (s_t % C) V + v with v ~ table[s_t]; x_t = s_t // C.
+
+    uniforms: (B, L); uniforms[b, 0] draws the first window, uniforms[b, t] the token entering
+    the window at step t.
+    """
+    B, L = out.shape
+    K, V = cum_table.shape
+    C = K // V
+    for b in prange(B):
+        s = draw_categorical(cum_initial, uniforms[b, 0])
+        for t in range(L):
+            out[b, t] = s // C
+            if t + 1 < L:
+                v = draw_categorical(cum_table[s], uniforms[b, t + 1])
+                s = (s % C) * V + v
+
+
+@njit(cache=True)
+def ngram_transition_entropy(initial, table, steps):
+    r"""sum_{t=0}^{steps-1} E_{s ~ mu_t}[H(table[s])] with mu_0 = initial, mu_{t+1} = mu_t shifted.
+
+    The chain rule gives H(X_{0:L}) = H(s_0) + this sum with ``steps = L - (n - 1)`` (nats).
+    """
+    K, V = table.shape
+    C = K // V
+    h = np.zeros(K)
+    for s in range(K):
+        for v in range(V):
+            p = table[s, v]
+            if p > 0.0:
+                h[s] -= p * np.log(p)
+    mu = initial.copy()
+    nxt = np.empty(K)
+    total = 0.0
+    for _ in range(steps):
+        for s in range(K):
+            total += mu[s] * h[s]
+        _ngram_propagate(mu, 0, K, table, C, nxt)
+        mu, nxt = nxt, mu
+    return total
