@@ -70,15 +70,23 @@ def _normalise(vec):
 
 @njit(cache=True)
 def _hmm_absorb(pred, emission_t, xt, alpha):
-    """alpha = pred * evidence_t; return the normaliser c_t = sum(alpha) and normalise alpha."""
+    """alpha = normalise(pred * evidence_t); return c_t = sum(pred * e_t) / sum(pred).
+
+    Dividing by sum(pred), one up to rounding, makes c_t exactly 1 when the evidence is certain
+    (masked positions, V = 1), so certain events get log-probability exactly 0.
+    """
     K = pred.shape[0]
+    total = 0.0
+    for k in range(K):
+        total += pred[k]
     if xt < 0:
         for k in range(K):
             alpha[k] = pred[k]
     else:
         for k in range(K):
             alpha[k] = pred[k] * emission_t[xt, k]
-    return _normalise(alpha)
+    c = _normalise(alpha)
+    return c / total if c > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -188,7 +196,7 @@ def hmm_sample(cum_initial, cum_transition, cum_emission, uniforms, out):
 
 @njit(cache=True)
 def _ngram_absorb(pred, xt, C, alpha):
-    """alpha = pred restricted to windows whose first token is x_t; returns (c_t, lo, hi).
+    """alpha = normalised pred restricted to windows whose first token is x_t; returns (c_t, lo, hi).
 
     Only ``alpha[lo:hi]`` can be non-zero afterwards (the block of x_t, or everything if masked).
     """
@@ -197,6 +205,9 @@ def _ngram_absorb(pred, xt, C, alpha):
         lo, hi = 0, K
     else:
         lo, hi = xt * C, (xt + 1) * C
+    total = 0.0
+    for s in range(K):
+        total += pred[s]
     for s in range(lo, hi):
         alpha[s] = pred[s]
     c = 0.0
@@ -206,6 +217,7 @@ def _ngram_absorb(pred, xt, C, alpha):
         inv = 1.0 / c
         for s in range(lo, hi):
             alpha[s] *= inv
+        c /= total  # exactly 1 for a masked position (see _hmm_absorb)
     return c, lo, hi
 
 
