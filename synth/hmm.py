@@ -37,6 +37,7 @@ class HMMLanguage(Language):
         for arr in (self.initial, self.transition, self.emission):
             arr.flags.writeable = False
         self._emission_t = np.ascontiguousarray(self.emission.T)
+        self._transition_t = np.ascontiguousarray(self.transition.T)
         self._cdfs = tuple(np.cumsum(a, axis=-1) for a in (self.initial, self.transition, self.emission))
 
     @property
@@ -78,8 +79,8 @@ class HMMLanguage(Language):
         kern.hmm_log_evidence(x, self.initial, self.transition, self._emission_t, out)
 
     def _posteriors(self, x, onehot_observed, out, log_ev):
-        kern.hmm_token_posteriors(x, self.initial, self.transition, self.emission, self._emission_t,
-                                  onehot_observed, out, log_ev)
+        kern.hmm_token_posteriors(x, self.initial, self.transition, self._transition_t, self.emission,
+                                  self._emission_t, onehot_observed, out, log_ev)
 
     def _sample(self, uniforms, out):
         kern.hmm_sample(*self._cdfs, uniforms, out)

@@ -60,6 +60,10 @@ class NGramLanguage(Language):
             self._table_flat = np.ascontiguousarray(flat)
         self.initial.flags.writeable = False
         self._cdfs = (np.cumsum(self._initial_flat), np.cumsum(self._table_flat, axis=1))
+        K = self._table_flat.shape[0]
+        by_group = self._table_flat.reshape(V, K // V, V)  # [u, grp, v] = table[u C + grp, v]
+        self._table_fw = np.ascontiguousarray(by_group.transpose(1, 0, 2))  # [grp, u, v]
+        self._table_bw = np.ascontiguousarray(by_group.transpose(1, 2, 0))  # [grp, v, u]
 
     @property
     def vocab_size(self):
@@ -120,7 +124,7 @@ class NGramLanguage(Language):
             return EntropyResult(_entropy(marginal), 0.0, "exact", 0)
         steps = L - (n_eff - 1)
         h = _entropy(self._initial_flat) + kern.ngram_transition_entropy(
-            self._initial_flat, self._table_flat, steps)
+            self._initial_flat, self._table_flat, self._table_fw, steps)
         return EntropyResult(float(h), 0.0, "exact", 0)
 
     def _state(self):
@@ -128,10 +132,11 @@ class NGramLanguage(Language):
                 "initial": self.initial}
 
     def _log_evidence(self, x, out):
-        kern.ngram_log_evidence(x, self._initial_flat, self._table_flat, out)
+        kern.ngram_log_evidence(x, self._initial_flat, self._table_fw, out)
 
     def _posteriors(self, x, onehot_observed, out, log_ev):
-        kern.ngram_token_posteriors(x, self._initial_flat, self._table_flat, onehot_observed, out, log_ev)
+        kern.ngram_token_posteriors(x, self._initial_flat, self._table_fw, self._table_bw, onehot_observed,
+                                    out, log_ev)
 
     def _sample(self, uniforms, out):
         kern.ngram_sample(*self._cdfs, uniforms, out)
