@@ -42,6 +42,7 @@ class Language:
 
     vocab_size: int
     _uniforms_per_token = 1
+    _message_width: int  # K: length of one forward message, states of the chain the kernels run
 
     # -- hooks ------------------------------------------------------------------------------
     def _log_evidence(self, x, out):  # pragma: no cover - abstract
@@ -190,6 +191,7 @@ class Language:
     def _run_posteriors(self, x2, *, onehot_observed):
         B, L = x2.shape
         val.check_entries("the conditionals output (B, L, V)", (B, L, self.vocab_size))
+        val.check_entries("the forward messages (L, K) kept per sequence in flight", (L, self._message_width))
         out = np.empty((B, L, self.vocab_size))
         log_ev = np.empty(B)
         self._posteriors(x2, onehot_observed, out, log_ev)

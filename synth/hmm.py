@@ -46,6 +46,10 @@ class HMMLanguage(Language):
         return self.initial.shape[0]
 
     @property
+    def _message_width(self):
+        return self.num_states
+
+    @property
     def vocab_size(self):
         """V, the number of tokens."""
         return self.emission.shape[1]

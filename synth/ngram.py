@@ -66,6 +66,10 @@ class NGramLanguage(Language):
         self._table_bw = np.ascontiguousarray(by_group.transpose(1, 2, 0))  # [grp, v, u]
 
     @property
+    def _message_width(self):
+        return self._table_flat.shape[0]
+
+    @property
     def vocab_size(self):
         """V, the number of tokens."""
         return self.table.shape[0]

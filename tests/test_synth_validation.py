@@ -115,3 +115,10 @@ def test_load_rejects_files_that_are_not_languages(tmp_path):
 def test_nearly_stochastic_rows_are_accepted_and_renormalised():
     lang = _hmm(transition=[[0.9 + 5e-9, 0.1], [0.2, 0.8]])
     np.testing.assert_allclose(lang.transition.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+
+
+def test_conditionals_too_long_for_memory_says_how_big():
+    lang = synth.NGramLanguage.random(4, 32, rng=0)  # K = 32768 windows
+    x = np.full((1, 5000), synth.MASK)
+    with pytest.raises(ValueError, match=r"forward messages \(L, K\) .* 163,840,000 float64 entries"):
+        lang.conditionals(x)
