@@ -138,50 +138,66 @@ def hmm_log_evidence(x, initial, transition, emission_t, out):
         out[b] = lp
 
 
+@njit(cache=True)
+def hmm_posteriors_one(x, initial, transition, transition_t, emission, emission_t, want, pred, out):
+    r"""Token posteriors of one sequence given its *other* observed positions; returns log p(x_obs).
+
+    out[t, v] = p(x_t = v | x_s for all observed s != t) ∝ sum_k pred_t[k] beta_t[k] E[k, v], written
+    only where ``want[t]``; pred_t = p(z_t | observed x_{<t}) and beta_t ∝ p(observed x_{>t} | z_t).
+    For a masked ``t`` this is the MDM denoiser's conditional, for an observed one the leave-one-out
+    conditional. A row with zero normaliser is NaN. ``pred`` is (L, K) scratch.
+    """
+    L = x.shape[0]
+    K = initial.shape[0]
+    alpha = np.empty(K)
+    pred[0, :] = initial
+    lp = 0.0
+    for t in range(L):
+        c = _hmm_absorb(pred[t], emission_t, x[t], alpha)
+        lp = lp + np.log(c) if c > 0.0 else -np.inf
+        if t + 1 < L:
+            _vecmat(alpha, transition, pred[t + 1])
+    beta = np.ones(K)
+    g = np.empty(K)
+    for t in range(L - 1, -1, -1):
+        if want[t]:
+            for k in range(K):
+                g[k] = pred[t, k] * beta[k]
+            _vecmat(g, emission, out[t])
+            if _normalise(out[t]) <= 0.0:
+                out[t, :] = np.nan
+        if t > 0:  # beta_{t-1} = A (e_t * beta_t) = (e_t * beta_t) @ A^T, rescaled to sum one
+            xt = x[t]
+            for k in range(K):
+                g[k] = beta[k] if xt < 0 else beta[k] * emission_t[xt, k]
+            _vecmat(g, transition_t, beta)
+            _normalise(beta)
+    return lp
+
+
+@njit(cache=True)
+def _onehot_observed(x, out):
+    """Overwrite the rows of observed positions with the one-hot of their token."""
+    for t in range(x.shape[0]):
+        if x[t] >= 0:
+            out[t, :] = 0.0
+            out[t, x[t]] = 1.0
+
+
 @njit(cache=True, parallel=True)
 def hmm_token_posteriors(x, initial, transition, transition_t, emission, emission_t, onehot_observed, out,
                          log_ev):
-    r"""Token posteriors of every position given the *other* observed positions.
-
-    out[b, t, v] = p(x_t = v | x_s for all observed s != t) ∝ sum_k pred_t[k] beta_t[k] E[k, v]
-    where pred_t = p(z_t | observed x_{<t}) and beta_t ∝ p(observed x_{>t} | z_t). For a masked ``t``
-    this is the MDM denoiser's conditional; for an observed ``t`` it is the leave-one-out
-    conditional, unless ``onehot_observed`` asks for the one-hot of the observed token instead.
-    A row with zero normaliser is NaN. log_ev[b] = log p(observed x_b).
-    """
+    r"""Batched :func:`hmm_posteriors_one` over x (B, L): every row, or (``onehot_observed``) the
+    conditionals of masked positions with one-hot rows for observed ones. log_ev[b] = log p(x_b obs)."""
     B, L = x.shape
     K = initial.shape[0]
-    V = emission.shape[1]
     for b in prange(B):
+        want = x[b] < 0 if onehot_observed else np.ones(L, dtype=np.bool_)
         pred = np.empty((L, K))
-        alpha = np.empty(K)
-        pred[0, :] = initial
-        lp = 0.0
-        for t in range(L):
-            c = _hmm_absorb(pred[t], emission_t, x[b, t], alpha)
-            lp = lp + np.log(c) if c > 0.0 else -np.inf
-            if t + 1 < L:
-                _vecmat(alpha, transition, pred[t + 1])
-        log_ev[b] = lp
-        beta = np.ones(K)
-        g = np.empty(K)
-        for t in range(L - 1, -1, -1):
-            xt = x[b, t]
-            if onehot_observed and xt >= 0:
-                for v in range(V):
-                    out[b, t, v] = 0.0
-                out[b, t, xt] = 1.0
-            else:
-                for k in range(K):
-                    g[k] = pred[t, k] * beta[k]
-                _vecmat(g, emission, out[b, t])
-                if _normalise(out[b, t]) <= 0.0:
-                    out[b, t, :] = np.nan
-            if t > 0:  # beta_{t-1} = A (e_t * beta_t) = (e_t * beta_t) @ A^T, rescaled to sum one
-                for k in range(K):
-                    g[k] = beta[k] if xt < 0 else beta[k] * emission_t[xt, k]
-                _vecmat(g, transition_t, beta)
-                _normalise(beta)
+        log_ev[b] = hmm_posteriors_one(x[b], initial, transition, transition_t, emission, emission_t, want,
+                                       pred, out[b])
+        if onehot_observed:
+            _onehot_observed(x[b], out[b])
 
 
 @njit(cache=True, parallel=True)
@@ -291,48 +307,54 @@ def _ngram_backstep(beta, xt, table_bw, g, tmp):
     _normalise(beta)
 
 
-@njit(cache=True, parallel=True)
-def ngram_token_posteriors(x, initial, table_fw, table_bw, onehot_observed, out, log_ev):
-    r"""Token posteriors for the shift chain; same contract as :func:`hmm_token_posteriors`.
+@njit(cache=True)
+def ngram_posteriors_one(x, initial, table_fw, table_bw, want, pred, out):
+    r"""Token posteriors of one sequence for the shift chain; contract of :func:`hmm_posteriors_one`.
 
     p(x_t = v | other observed) ∝ sum over windows s with first token v of pred_t[s] beta_t[s].
     """
-    B, L = x.shape
+    L = x.shape[0]
     C, V, _ = table_fw.shape
     K = C * V
-    for b in prange(B):
-        pred = np.empty((L, K))
-        alpha = np.empty(K)
-        pred[0, :] = initial
-        lp = 0.0
-        for t in range(L):
-            c, lo, hi = _ngram_absorb(pred[t], x[b, t], C, alpha)
-            lp = lp + np.log(c) if c > 0.0 else -np.inf
-            if t + 1 < L:
-                if c > 0.0:
-                    _ngram_propagate(alpha, lo, hi, table_fw, pred[t + 1])
-                else:
-                    pred[t + 1, :] = 0.0
-        log_ev[b] = lp
-        beta = np.ones(K)
-        g = np.empty(K)
-        tmp = np.empty(V)
-        for t in range(L - 1, -1, -1):
-            xt = x[b, t]
-            if onehot_observed and xt >= 0:
-                for v in range(V):
-                    out[b, t, v] = 0.0
-                out[b, t, xt] = 1.0
+    alpha = np.empty(K)
+    pred[0, :] = initial
+    lp = 0.0
+    for t in range(L):
+        c, lo, hi = _ngram_absorb(pred[t], x[t], C, alpha)
+        lp = lp + np.log(c) if c > 0.0 else -np.inf
+        if t + 1 < L:
+            if c > 0.0:
+                _ngram_propagate(alpha, lo, hi, table_fw, pred[t + 1])
             else:
-                for v in range(V):
-                    acc = 0.0
-                    for s in range(v * C, (v + 1) * C):
-                        acc += pred[t, s] * beta[s]
-                    out[b, t, v] = acc
-                if _normalise(out[b, t]) <= 0.0:
-                    out[b, t, :] = np.nan
-            if t > 0:
-                _ngram_backstep(beta, xt, table_bw, g, tmp)
+                pred[t + 1, :] = 0.0
+    beta = np.ones(K)
+    g = np.empty(K)
+    tmp = np.empty(V)
+    for t in range(L - 1, -1, -1):
+        if want[t]:
+            for v in range(V):
+                acc = 0.0
+                for s in range(v * C, (v + 1) * C):
+                    acc += pred[t, s] * beta[s]
+                out[t, v] = acc
+            if _normalise(out[t]) <= 0.0:
+                out[t, :] = np.nan
+        if t > 0:
+            _ngram_backstep(beta, x[t], table_bw, g, tmp)
+    return lp
+
+
+@njit(cache=True, parallel=True)
+def ngram_token_posteriors(x, initial, table_fw, table_bw, onehot_observed, out, log_ev):
+    r"""Batched :func:`ngram_posteriors_one`; same contract as :func:`hmm_token_posteriors`."""
+    B, L = x.shape
+    K = initial.shape[0]
+    for b in prange(B):
+        want = x[b] < 0 if onehot_observed else np.ones(L, dtype=np.bool_)
+        pred = np.empty((L, K))
+        log_ev[b] = ngram_posteriors_one(x[b], initial, table_fw, table_bw, want, pred, out[b])
+        if onehot_observed:
+            _onehot_observed(x[b], out[b])
 
 
 @njit(cache=True, parallel=True)
