@@ -1,4 +1,9 @@
-r"""The exact masked-diffusion sampler, schedules and unmasking policies, and the torch denoiser.
+r"""The exact masked-diffusion sampler, its count and position policies, and its exact law."""
+from models.exact import exact_law, log_prob_given_reveal
+from models.policies import POLICIES
+from models.sampler import ExactDenoiser, SampleResult, sample
+from models.schedules import NAMES as SCHEDULES
+from models.schedules import Schedule
 
-Filled by the sampler issue; empty for now.
-"""
+__all__ = ["sample", "SampleResult", "ExactDenoiser", "exact_law", "log_prob_given_reveal", "Schedule", "SCHEDULES",
+           "POLICIES"]

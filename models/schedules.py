@@ -1,0 +1,137 @@
+r"""Count policies: how many tokens each of the N sampling steps reveals.
+
+Two families, both recorded with every result:
+
+* **ancestral** (``"linear"``, ``"cosine"``, ``"loglinear"`` or a callable alpha): on the uniform
+  grid t_j = 1 - j / N (j = 0..N), alpha(t) is the probability that a token is unmasked at time t
+  (alpha(0) = 1, alpha(1) = 0). At step j (1-based) each still-masked token is revealed
+  independently with probability p_j = (alpha(t_j) - alpha(t_{j-1})) / (1 - alpha(t_{j-1}))
+  (MDLM's reverse process, Sahoo et al. 2024, eq. 7), so the counts are Binomial(m_j, p_j) with m_j
+  the number still masked; p_N = 1 reveals whatever remains.
+* **fixed** counts: ``"balanced"`` (= ``"balanced-front"``: L // N per step, the L mod N extra
+  tokens on the *first* steps), ``"balanced-back"`` (extras on the *last* steps), or an explicit
+  sequence of N non-negative counts summing to L.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+LOGLINEAR_EPS = 1e-3
+
+#: alpha(t) of the named ancestral schedules. loglinear is MDLM's: sigma(t) = -log(1 - (1-eps) t).
+ALPHAS = {
+    "linear": lambda t: 1.0 - t,
+    "cosine": lambda t: np.cos(0.5 * np.pi * t),
+    "loglinear": lambda t: 1.0 - (1.0 - LOGLINEAR_EPS) * t,
+}
+FIXED = ("balanced", "balanced-front", "balanced-back")
+NAMES = tuple(ALPHAS) + FIXED
+
+
+@dataclass(frozen=True)
+class Schedule:
+    r"""A resolved count policy for L tokens in N steps.
+
+    Attributes
+    ----------
+    name : str
+        The schedule's name (``"custom"`` for a callable or an explicit list).
+    kind : str
+        ``"ancestral"`` (random binomial counts) or ``"fixed"``.
+    reveal_prob : numpy.ndarray (N,) or None
+        Ancestral: p_j, the probability that a token still masked before step j is revealed at j.
+    counts : numpy.ndarray (N,) int64 or None
+        Fixed: s_j, the number of tokens revealed at step j (sum L).
+    """
+
+    name: str
+    kind: str
+    length: int
+    steps: int
+    reveal_prob: np.ndarray = None
+    counts: np.ndarray = None
+
+    @property
+    def max_per_step(self):
+        """s_max for fixed counts; None for ancestral schedules (it is random)."""
+        return int(self.counts.max()) if self.kind == "fixed" else None
+
+    def draw(self, batch, rng):
+        r"""Counts (batch, N) int64: the fixed counts repeated, or sequential binomial draws."""
+        if self.kind == "fixed":
+            return np.broadcast_to(self.counts, (batch, self.steps)).copy()
+        out = np.empty((batch, self.steps), dtype=np.int64)
+        remaining = np.full(batch, self.length, dtype=np.int64)
+        for j, p in enumerate(self.reveal_prob):
+            out[:, j] = remaining if p >= 1.0 else rng.binomial(remaining, p)
+            remaining -= out[:, j]
+        return out
+
+    def step_law(self, j, remaining):
+        r"""[(k, P(k tokens revealed at step j | ``remaining`` masked))] with positive probability."""
+        if self.kind == "fixed":
+            return [(int(self.counts[j]), 1.0)]
+        p = float(self.reveal_prob[j])
+        if p >= 1.0:
+            return [(remaining, 1.0)]
+        pmf = stats.binom.pmf(np.arange(remaining + 1), remaining, p)
+        return [(k, float(q)) for k, q in enumerate(pmf) if q > 0]
+
+
+def resolve(schedule, length, steps):
+    r"""Turn ``schedule`` (a name, a callable alpha, or a list of counts) into a :class:`Schedule`.
+
+    Raises
+    ------
+    ValueError
+        Unknown names (the valid ones are listed), counts of the wrong length, negative or not
+        summing to L, or a callable whose alpha is not 1 at t = 0, 0 at t = 1 and non-increasing.
+    """
+    if isinstance(schedule, str):
+        if schedule in ALPHAS:
+            return _ancestral(schedule, ALPHAS[schedule], length, steps)
+        if schedule in FIXED:
+            return Schedule(schedule, "fixed", length, steps, counts=_balanced(length, steps, schedule))
+        raise ValueError(f"schedule must be one of {list(NAMES)}, a callable alpha(t) or a list of "
+                         f"counts, got {schedule!r}")
+    if callable(schedule):
+        return _ancestral("custom", schedule, length, steps)
+    return Schedule("custom", "fixed", length, steps, counts=_explicit(schedule, length, steps))
+
+
+def _balanced(L, N, name):
+    base, extra = divmod(L, N)
+    counts = np.full(N, base, dtype=np.int64)
+    if name == "balanced-back":
+        counts[N - extra:] += 1
+    else:
+        counts[:extra] += 1
+    return counts
+
+
+def _explicit(counts, L, N):
+    arr = np.asarray(counts)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"schedule given as counts must be a 1-D sequence of integers, got {counts!r}")
+    if arr.shape[0] != N:
+        raise ValueError(f"schedule has {arr.shape[0]} counts but steps = {N}; give one count per step")
+    if np.any(arr < 0) or arr.sum() != L:
+        raise ValueError(f"schedule counts must be >= 0 and sum to length = {L}, got sum {int(arr.sum())} "
+                         f"(min {int(arr.min())})")
+    return arr.astype(np.int64)
+
+
+def _ancestral(name, alpha, L, N):
+    grid = 1.0 - np.arange(N + 1) / N  # t_0 = 1 > t_1 > ... > t_N = 0
+    a = np.array([float(alpha(t)) for t in grid])
+    if not (math.isclose(a[0], 0.0, abs_tol=1e-2 if name == "loglinear" else 1e-12)
+            and math.isclose(a[-1], 1.0, abs_tol=1e-12)) or np.any(np.diff(a) < -1e-12) or not np.all(np.isfinite(a)):
+        raise ValueError(f"schedule alpha(t) must be finite, non-increasing in t, with alpha(1) = 0 and "
+                         f"alpha(0) = 1; got alpha(1) = {a[0]!r}, alpha(0) = {a[-1]!r}")
+    prev = a[:-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.nan_to_num(np.clip((a[1:] - prev) / (1.0 - prev), 0.0, 1.0), nan=1.0)
+    p[-1] = 1.0  # the last step reveals all that remain
+    return Schedule(name, "ancestral", L, N, reveal_prob=p)
