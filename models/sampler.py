@@ -163,4 +163,4 @@ def _check_rows(rows, x):
     if bad.any():
         b, i = np.argwhere(masked)[np.flatnonzero(bad)[0]]
         raise ValueError(f"denoiser.conditionals returned a row that is not a distribution at batch {b}, "
-                         f"position {i} (sum {rows[b, i].sum()!r}, min {rows[b, i].min()!r})")
+                         f"position {i} (sum {float(rows[b, i].sum())!r}, min {float(rows[b, i].min())!r})")

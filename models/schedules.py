@@ -129,7 +129,7 @@ def _ancestral(name, alpha, L, N):
     if not (math.isclose(a[0], 0.0, abs_tol=1e-2 if name == "loglinear" else 1e-12)
             and math.isclose(a[-1], 1.0, abs_tol=1e-12)) or np.any(np.diff(a) < -1e-12) or not np.all(np.isfinite(a)):
         raise ValueError(f"schedule alpha(t) must be finite, non-increasing in t, with alpha(1) = 0 and "
-                         f"alpha(0) = 1; got alpha(1) = {a[0]!r}, alpha(0) = {a[-1]!r}")
+                         f"alpha(0) = 1; got alpha(1) = {float(a[0])!r}, alpha(0) = {float(a[-1])!r}")
     prev = a[:-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.nan_to_num(np.clip((a[1:] - prev) / (1.0 - prev), 0.0, 1.0), nan=1.0)
