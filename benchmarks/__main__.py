@@ -4,7 +4,7 @@ import sys
 
 from benchmarks import _timing
 
-SUITES = {"synth": "benchmarks.synth"}
+SUITES = {"synth": "benchmarks.synth", "sampler": "benchmarks.sampler"}
 
 
 def main(argv=None):

@@ -32,11 +32,11 @@ def machine():
 
 
 def report(rows):
-    """Print rows of (check, measured ratio, target, comparison) and return whether all pass."""
+    """Print rows of (check, measured, op, target) with op ">=" or "<="; return whether all pass."""
     ok = True
-    print(f"{'check':<72} {'measured':>10} {'target':>8}  verdict")
-    for name, value, target in rows:
-        passed = value >= target
+    print(f"{'check':<76} {'measured':>9} {'target':>10}  verdict")
+    for name, value, op, target in rows:
+        passed = value >= target if op == ">=" else value <= target
         ok &= passed
-        print(f"{name:<72} {value:>10.2f} {target:>8.2f}  {'PASS' if passed else 'FAIL'}")
+        print(f"{name:<76} {value:>9.2f} {op + ' ' + format(target, '.2f'):>10}  {'PASS' if passed else 'FAIL'}")
     return ok

@@ -36,8 +36,9 @@ class SampleResult:
     log_prob_sampler : (B,) float64
         log p_M(x) = sum_j sum_{i in M_j} log p(x_i | x_{M_<j}): the exact log-probability of x under
         the sampler's law given the realised reveal steps.
-    steps, schedule, policy, block_length :
-        The run's configuration (the schedule as its resolved :class:`~models.schedules.Schedule`).
+    steps, schedule, policy, block_length, method :
+        The run's configuration (the schedule as its resolved :class:`~models.schedules.Schedule`;
+        ``method`` the path that ran: ``"tree"``, ``"sweep"`` or ``"generic"``).
     """
 
     tokens: np.ndarray
@@ -48,10 +49,14 @@ class SampleResult:
     schedule: sch.Schedule
     policy: str
     block_length: int | None
+    method: str
+
+
+METHODS = ("auto", "sweep", "tree")
 
 
 def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="random", block_length=None,
-           rng=None):
+           method="auto", rng=None):
     r"""Generate sequences with an MDM sampler: start all-MASK, reveal over ``steps`` steps.
 
     Tokens revealed in one step are drawn independently from the denoiser's conditionals given
@@ -72,6 +77,11 @@ def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="ran
         Position policy, see :mod:`models.policies`.
     block_length : int, optional
         Semi-autoregressive block length.
+    method : {"auto", "sweep", "tree"}
+        Exact-denoiser path. ``"sweep"``: one forward-backward per step, O(N L K^2), bit-identical
+        to the generic driver. ``"tree"`` (static policies only): a segment tree of transfer
+        matrices, O(L K^3 log L) whatever N, so one-token-per-step runs cost O(L log L) instead of
+        O(L^2); it agrees with the sweep to rounding. ``"auto"`` picks the cheaper by that count.
     rng : None, int or numpy.random.Generator
 
     Returns
@@ -94,9 +104,22 @@ def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="ran
     tokens = np.empty((B, L), dtype=np.int64)
     reveal = np.full((B, L), -1, dtype=np.int64)
     lp, nfe = np.zeros(B), np.zeros(B, dtype=np.int64)
-    run = _fused if isinstance(denoiser, (HMMLanguage, NGramLanguage)) else _generic
-    run(denoiser, counts, code, block_of, rank, token_u, tokens, reveal, lp, nfe)
-    return SampleResult(tokens, reveal, nfe, lp, N, plan, policy, block_length)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    exact = isinstance(denoiser, (HMMLanguage, NGramLanguage))
+    if method == "tree" and not (exact and kern.is_static(code)):
+        raise ValueError(f"method='tree' needs a synth language and a static policy ('random' or "
+                         f"'left-to-right'), got {type(denoiser).__name__} with policy {policy!r}")
+    ran = "generic"
+    if exact and _use_tree(denoiser, L, N, code, method):
+        ran = "tree"
+        initial, transition, emission = _dense(denoiser)
+        kern.sample_tree(initial, transition, emission, counts, code, block_of, rank, token_u, tokens, reveal, lp,
+                         nfe)
+    else:
+        run, ran = (_fused, "sweep") if exact else (_generic, "generic")
+        run(denoiser, counts, code, block_of, rank, token_u, tokens, reveal, lp, nfe)
+    return SampleResult(tokens, reveal, nfe, lp, N, plan, policy, block_length, ran)
 
 
 class ExactDenoiser:
@@ -117,6 +140,24 @@ class ExactDenoiser:
         dead = (log_ev == -np.inf)[:, None] & (x2.reshape(-1, x2.shape[-1]) < 0)  # (B, L)
         rows[dead] = 1.0 / self.language.vocab_size
         return rows.reshape(x2.shape + (self.language.vocab_size,))
+
+
+def _use_tree(language, L, N, code, method):
+    """Tree when asked, or (auto) when L K^3 log L beats the sweep's N L (K^2 or K V) flops."""
+    if method != "auto":
+        return method == "tree"
+    if not kern.is_static(code):
+        return False
+    K, V = language._message_width, language.vocab_size
+    sweep = N * L * (K * K if isinstance(language, HMMLanguage) else K * V)
+    tree = L * K ** 3 * max(1.0, np.log2(L))
+    return tree < sweep and 2 * L * K * K <= val.MAX_ENTRIES
+
+
+def _dense(language):
+    """(initial, transition, emission) of the language as a dense HMM (n-grams: window states)."""
+    hmm = language if isinstance(language, HMMLanguage) else language.to_hmm()
+    return hmm.initial, hmm.transition, hmm.emission
 
 
 def _kernel_args(language):

@@ -95,3 +95,32 @@ def test_same_seed_same_run_and_thread_count_invariance():
     for field in ("tokens", "reveal_step", "nfe", "log_prob_sampler"):
         np.testing.assert_array_equal(getattr(runs[0], field), getattr(runs[1], field))
     assert not np.array_equal(runs[0].tokens, models.sample(lang, 30, 7, size=40, policy="margin", rng=12).tokens)
+
+
+@pytest.mark.parametrize("name", ["hmm-sparse", "trigram-sparse", "unigram"])
+@pytest.mark.parametrize("policy,schedule,steps", [("random", "balanced", 40), ("left-to-right", "cosine", 9),
+                                                   ("random", [10, 0, 30], 3)])
+def test_tree_path_agrees_with_the_sweep_to_rounding(name, policy, schedule, steps):
+    lang = TINY[name]()
+    kw = dict(size=30, schedule=schedule, policy=policy, block_length=7, rng=4)
+    tree = models.sample(lang, 40, steps, method="tree", **kw)
+    sweep = models.sample(lang, 40, steps, method="sweep", **kw)
+    assert (tree.method, sweep.method) == ("tree", "sweep")
+    np.testing.assert_array_equal(tree.tokens, sweep.tokens)  # differs only if a uniform hits a CDF edge
+    np.testing.assert_array_equal(tree.reveal_step, sweep.reveal_step)
+    np.testing.assert_allclose(tree.log_prob_sampler, sweep.log_prob_sampler, rtol=1e-12)
+
+
+def test_tree_path_histogram_matches_exact_law():
+    lang = TINY["hmm-sparse"]()
+    law = models.exact_law(lang, L, N, schedule="linear")
+    res = models.sample(lang, L, N, size=DRAWS, schedule="linear", method="tree", rng=6)
+    assert _chi_square_p(lang, law, res) > 1e-4
+
+
+def test_auto_method_picks_the_tree_for_one_token_per_step():
+    lang = synth.HMMLanguage.random(4, 3, rng=0)
+    assert models.sample(lang, 256, 256, schedule="balanced", rng=0).method == "tree"
+    assert models.sample(lang, 256, 2, rng=0).method == "sweep"
+    assert models.sample(lang, 256, 256, schedule="balanced", policy="margin", rng=0).method == "sweep"
+    assert models.sample(models.ExactDenoiser(lang), 8, 2, rng=0).method == "generic"

@@ -69,3 +69,12 @@ def test_log_prob_given_reveal_checks_its_inputs(lang):
         models.log_prob_given_reveal(lang, np.zeros(5, dtype=int), np.zeros(4, dtype=int))
     with pytest.raises(ValueError, match=r"no MASK allowed"):
         models.log_prob_given_reveal(lang, np.full(5, -1), np.zeros(5, dtype=int))
+
+
+def test_method_rules(lang):
+    with pytest.raises(ValueError, match=r"method must be one of \['auto', 'sweep', 'tree'\], got 'fast'"):
+        models.sample(lang, 5, 2, method="fast")
+    with pytest.raises(ValueError, match=r"method='tree' needs a synth language and a static policy"):
+        models.sample(lang, 5, 2, method="tree", policy="confidence")
+    with pytest.raises(ValueError, match=r"method='tree' needs a synth language"):
+        models.sample(models.ExactDenoiser(lang), 5, 2, method="tree")
