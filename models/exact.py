@@ -1,7 +1,7 @@
 r"""Exact laws of the exact-denoiser sampler: p_M(x) for a given reveal partition, and the full
 output law over all V^L strings for tiny sizes (ground truth for tests and exact metrics)."""
 import itertools
-import math
+from collections import defaultdict
 
 import numpy as np
 
@@ -57,9 +57,13 @@ def log_prob_given_reveal(language, x, reveal_step):
 def exact_law(language, length, steps, *, schedule, policy="random", block_length=None):
     r"""The sampler's full output law over all V^L strings, as a float64 array of shape ``(V,) * L``.
 
-    Enumerates every tie-break permutation (L! of them, each 1/L!), every count outcome of the
-    schedule with its probability, and every token outcome of each step with its product of
-    conditionals. Limited to V^L <= 4096 and L <= 7.
+    A forward dynamic programme over sampler states (tokens revealed so far): every count outcome
+    of the schedule with its probability, every reveal set with its probability, and every token
+    outcome with its product of conditionals. Static policies need no tie-break permutation: under
+    ``"random"`` the reveal set is uniform over the admissible subsets (all of the earliest unfinished
+    block first); adaptive policies keep one random permutation per run for their ties, so the
+    programme is run for each of the L! permutations (weight 1/L! each). Limited to V^L <= 4096 and
+    L <= 7.
     """
     L = val.check_int("length", length, low=1)
     N = val.check_int("steps", steps, low=1)
@@ -72,42 +76,89 @@ def exact_law(language, length, steps, *, schedule, policy="random", block_lengt
     plan = sch.resolve(schedule, L, N)
     code = pol.resolve(policy)
     block_of = pol.blocks(L, block_length)
-    law = np.zeros((V,) * L)
-    memo = {}
     denoiser = ExactDenoiser(language)
+    rows_memo = {}
 
     def rows_of(x):
-        if x not in memo:
-            memo[x] = denoiser.conditionals(np.array(x, dtype=np.int64))
-        return memo[x]
+        if x not in rows_memo:
+            rows_memo[x] = denoiser.conditionals(np.array(x, dtype=np.int64))
+        return rows_memo[x]
 
-    perms = list(itertools.permutations(range(L)))
-    for perm in perms:
-        rank = np.array(perm, dtype=np.int64)
-        order, by_rank = kern.static_order(code, block_of, rank), np.argsort(rank)
-        _recurse(law, rows_of, plan, code, block_of, order, by_rank, (MASK,) * L, 0, 0, 1.0 / len(perms))
-    return law
+    if kern.is_static(code):
+        law = _Programme(rows_of, plan, V, lambda x, rows, k: _static_sets(x, k, code, block_of)).run(L)
+    else:
+        perms = list(itertools.permutations(range(L)))
+        law = np.zeros(V ** L)
+        for perm in perms:
+            by_rank = np.argsort(np.array(perm, dtype=np.int64))
+            choose = _adaptive_chooser(code, block_of, by_rank)
+            law += _Programme(rows_of, plan, V, choose).run(L) / len(perms)
+    return law.reshape((V,) * L)
 
 
-def _recurse(law, rows_of, plan, code, block_of, order, by_rank, x, j, ptr, weight):
-    if j == plan.steps:
-        law[x] += weight
-        return
-    remaining = sum(v < 0 for v in x)
-    for k, pk in plan.step_law(j, remaining):
-        if k == 0:
-            _recurse(law, rows_of, plan, code, block_of, order, by_rank, x, j + 1, ptr, weight * pk)
-            continue
-        rows = rows_of(x)
-        if kern.is_static(code):
-            sel, nptr = order[ptr:ptr + k], ptr + k
+class _Programme:
+    """Forward dynamic programme over sampler states: {tokens revealed so far: probability}.
+
+    States reached by different paths merge, so the work is the number of distinct (state,
+    step, reveal set, token outcome) transitions, each a dictionary update on Python floats.
+    """
+
+    def __init__(self, rows_of, plan, V, choose):
+        self.rows_of, self.plan, self.V, self.choose = rows_of, plan, V, choose
+
+    def run(self, L):
+        dist = {(MASK,) * L: 1.0}
+        for j in range(self.plan.steps):
+            nxt = defaultdict(float)
+            for x, px in dist.items():
+                self._expand(x, px, j, nxt)
+            dist = nxt
+        law = np.zeros(self.V ** L)
+        for x, p in dist.items():
+            law[np.ravel_multi_index(x, (self.V,) * L)] += p
+        return law
+
+    def _expand(self, x, px, j, nxt):
+        remaining = sum(v < 0 for v in x)
+        for k, pk in self.plan.step_law(j, remaining):
+            if k == 0:
+                nxt[x] += px * pk
+                continue
+            rows = self.rows_of(x)
+            table = rows.tolist()
+            for sel, ps in self.choose(x, rows, k):
+                options = [[(v, p) for v, p in enumerate(table[i]) if p > 0.0] for i in sel]
+                for combo in itertools.product(*options):
+                    p = px * pk * ps
+                    nx = list(x)
+                    for i, (v, pv) in zip(sel, combo):
+                        p *= pv
+                        nx[i] = v
+                    nxt[tuple(nx)] += p
+
+
+def _static_sets(x, k, code, block_of):
+    """[(reveal set, probability)] of a static policy: earliest blocks first, uniform within a block."""
+    masked = [i for i in range(len(x)) if x[i] < 0]
+    if code == kern.LEFT_TO_RIGHT:
+        return [(tuple(masked[:k]), 1.0)]
+    fixed, left = [], k
+    for b in sorted({int(block_of[i]) for i in masked}):
+        members = [i for i in masked if block_of[i] == b]
+        if len(members) <= left:
+            fixed += members
+            left -= len(members)
         else:
-            sel, nptr = np.empty(len(x), dtype=np.int64), ptr
-            kern.select_adaptive(np.array(x, dtype=np.int64), rows, k, code, block_of, by_rank, sel)
-            sel = sel[:k]
-        for tokens in itertools.product(*(np.flatnonzero(rows[i] > 0) for i in sel)):
-            p = math.prod(rows[i, v] for i, v in zip(sel, tokens))
-            nx = list(x)
-            for i, v in zip(sel, tokens):
-                nx[i] = int(v)
-            _recurse(law, rows_of, plan, code, block_of, order, by_rank, tuple(nx), j + 1, nptr, weight * pk * p)
+            subsets = list(itertools.combinations(members, left))
+            return [(tuple(fixed) + sub, 1.0 / len(subsets)) for sub in subsets]
+        if left == 0:
+            break
+    return [(tuple(fixed), 1.0)]
+
+
+def _adaptive_chooser(code, block_of, by_rank):
+    def choose(x, rows, k):
+        sel = np.empty(len(x), dtype=np.int64)
+        kern.select_adaptive(np.array(x, dtype=np.int64), rows, k, code, block_of, by_rank, sel)
+        return [(tuple(int(i) for i in sel[:k]), 1.0)]
+    return choose

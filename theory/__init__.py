@@ -1,4 +1,20 @@
 r"""Closed-form bounds (sympy) and the hard languages their proofs use.
 
-Filled by the theory issue; empty for now.
+* :data:`FENG_TER` — Feng et al.'s n-gram TER bound with its hidden constants as parameters;
+  :func:`fit_ter_rate`, :func:`optimal_log_ter`.
+* :data:`SER_BOUNDS` — exact SER of the hard languages (pair-copy, block-copy, all-equal) under the
+  linear schedule, plus ``*_weights`` (any ancestral schedule) and ``*_counts`` (fixed counts) forms.
+* :data:`LI_CAI_KL` and :func:`total_mutual_information`.
 """
+from theory.bound import Bound
+from theory.kl import LI_CAI_KL, MutualInformation, total_mutual_information
+from theory.languages import LANGUAGES, all_equal, block_copy, pair_copy
+from theory.ser import (ALL_EQUAL_LINEAR, BLOCK_COPY_LINEAR, PAIR_COPY_LINEAR, all_equal_ser_counts,
+                        block_copy_ser_weights, pair_copy_ser_counts, pair_copy_slope)
+from theory.ser import BOUNDS as SER_BOUNDS
+from theory.ter import FENG_TER, TerFit, fit_ter_rate, optimal_log_ter
+
+__all__ = ["Bound", "FENG_TER", "TerFit", "fit_ter_rate", "optimal_log_ter", "SER_BOUNDS", "PAIR_COPY_LINEAR",
+           "ALL_EQUAL_LINEAR", "BLOCK_COPY_LINEAR", "pair_copy_ser_counts", "all_equal_ser_counts",
+           "block_copy_ser_weights", "pair_copy_slope", "LI_CAI_KL", "MutualInformation",
+           "total_mutual_information", "LANGUAGES", "pair_copy", "block_copy", "all_equal"]

@@ -1,0 +1,172 @@
+r"""Exact sequence error rates of the hard languages under the exact-denoiser MDM sampler.
+
+Setting (Feng et al. 2025, arXiv 2502.09622, SER lower bound; the closed forms are this project's
+derivations): random position policy, exact conditionals.
+
+* Ancestral schedules reveal every position at an independent step with law w_j = alpha(t_j) -
+  alpha(t_{j-1}); ``linear`` has w_j = 1/N.
+* Fixed counts s_1..s_N reveal a uniformly random ordered partition with those sizes.
+
+A block of the copy languages fails only at the first step that reveals any of its positions: the
+tokens revealed there are drawn independently and uniformly (the block's other positions are still
+masked), and everything revealed later is determined. With M tokens at that step it survives with
+probability k^{-(M-1)}.
+"""
+import math
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+
+from theory.bound import Bound
+
+k, L, N, m, j, delta = sp.symbols("k L N m j delta", positive=True)
+FENG = "Feng et al. 2025, 'Theoretical Benefit and Limitation of Diffusion Language Model', arXiv 2502.09622"
+_ANCESTRAL = "random position policy, linear ancestral schedule (reveal steps i.i.d. uniform on N steps)"
+
+
+def _block_survival_linear(block):
+    r"""P(a block of ``block`` copies survives), linear schedule: sum over the first step j it is hit.
+
+    P(first hit at j with M tokens) = C(m, M) (1/N)^M ((N-j)/N)^(m-M); survival k^{1-M}; the sum over
+    M >= 1 is k [((N-j)/N + 1/(kN))^m - ((N-j)/N)^m] (binomial theorem).
+    """
+    later = (N - j) / N
+    return k * sp.Sum((later + 1 / (k * N)) ** block - later ** block, (j, 1, N))
+
+
+def _pair_copy_linear():
+    r"""Derivation: a pair fails iff both halves share a step (prob sum_j (1/N)^2) and differ (1 - 1/k)."""
+    p_same = sp.summation((1 / N) ** 2, (j, 1, N))
+    per_pair = 1 - p_same * (1 - 1 / k)
+    derived = sp.simplify(_block_survival_linear(2).doit() - per_pair)
+    assert derived == 0, derived  # the block formula at m = 2 reduces to the pair formula
+    return 1 - per_pair ** (L / 2)
+
+
+PAIR_COPY_LINEAR = Bound(
+    name="ser-pair-copy-linear", lhs="SER(p)", relation="=", expr=_pair_copy_linear(),
+    symbols={"symbols": k, "length": L, "steps": N},
+    statement="Exact SER of pair-copy (k symbols, L/2 pairs) sampled in N steps.",
+    assumptions=(_ANCESTRAL, "exact denoiser", "L even"),
+    reference=FENG + " (SER lower bound; pair-copy language)",
+    provenance="The language and the linear-in-L claim are the paper's; this closed form, its inverse and "
+               "slope are derived here.",
+    steps_expr=(1 - 1 / k) / (1 - (1 - delta) ** (2 / L)))
+
+
+def _block_survival_numeric(kk, NN, mm):
+    r"""sum_{j=1}^{N} k [((N-j)/N + 1/(kN))^m - ((N-j)/N)^m], summed from the largest terms (i = N - j
+    near N) down in chunks until the rest cannot change a float64 result: O(N / m) terms, not O(N)."""
+    total, top = 0.0, NN - 1
+    while top >= 0:
+        i = np.arange(top, max(top - 65536, -1), -1, dtype=float)
+        terms = ((i + 1.0 / kk) / NN) ** mm - (i / NN) ** mm
+        total += terms.sum()
+        top -= i.size
+        if terms[-1] * (top + 1) < 1e-17 * total:  # terms decrease as i falls: bound the remainder
+            break
+    return kk * total
+
+
+def _all_equal_numeric(symbols, length, steps):
+    return 1.0 - _block_survival_numeric(float(symbols), int(steps), float(length))
+
+
+ALL_EQUAL_LINEAR = Bound(
+    name="ser-all-equal-linear", lhs="SER(p)", relation="=", expr=1 - _block_survival_linear(L),
+    symbols={"symbols": k, "length": L, "steps": N},
+    statement="Exact SER of all-equal (one uniform symbol repeated L times) sampled in N steps: the first "
+              "step that reveals anything must reveal a single token.",
+    assumptions=(_ANCESTRAL, "exact denoiser"),
+    reference=FENG + " (long-range constraint; worst case of the SER bound)",
+    provenance="Language and closed form derived here.",
+    numeric=_all_equal_numeric, max_steps_per_length=64.0)
+
+
+def _block_copy_numeric(symbols, length, steps, block):
+    return 1.0 - _block_survival_numeric(float(symbols), int(steps), float(block)) ** (float(length) / block)
+
+
+BLOCK_COPY_LINEAR = Bound(
+    name="ser-block-copy-linear", lhs="SER(p)", relation="=", expr=1 - _block_survival_linear(m) ** (L / m),
+    symbols={"symbols": k, "length": L, "steps": N, "block": m},
+    statement="Exact SER of block-copy (L/m independent blocks of m equal tokens) sampled in N steps.",
+    assumptions=(_ANCESTRAL, "exact denoiser", "m divides L"),
+    reference=FENG + " (generalises pair-copy, m = 2)",
+    provenance="Language and closed form derived here; m = 2 is checked symbolically against pair-copy.",
+    numeric=_block_copy_numeric, max_steps_per_length=64.0)
+
+BOUNDS = {"pair-copy": PAIR_COPY_LINEAR, "all-equal": ALL_EQUAL_LINEAR, "block-copy": BLOCK_COPY_LINEAR}
+
+
+def pair_copy_slope(symbols, delta_):
+    r"""lim_{L->inf} N*(L, delta) / L = (1 - 1/k) / (2 log(1 / (1 - delta))) for the linear schedule.
+
+    From N* = (1 - 1/k) / (1 - (1 - delta)^(2/L)) and 1 - (1 - delta)^(2/L) ~ (2/L) log(1/(1 - delta)).
+    """
+    expr = sp.limit(PAIR_COPY_LINEAR.steps_expr / L, L, sp.oo)
+    return float(expr.subs({k: symbols, delta: delta_}))
+
+
+# ---- any ancestral schedule, given the reveal-step law w -------------------------------------
+
+def _check_weights(weights):
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 1 or np.any(w < 0) or abs(w.sum() - 1) > 1e-9:
+        raise ValueError(f"weights must be a 1-D law of the reveal step (non-negative, sum 1), got {w!r}")
+    return w
+
+
+def block_copy_ser_weights(symbols, length, block, weights):
+    r"""SER of block-copy when each position's reveal step is i.i.d. with law ``weights`` (w_j).
+
+    P(block survives) = sum_j k [(W_{>j} + w_j / k)^m - W_{>j}^m], W_{>j} = sum_{i>j} w_i;
+    SER = 1 - P(block survives)^(L/m). pair-copy: m = 2; all-equal: m = L.
+    """
+    w = _check_weights(weights)
+    later = np.concatenate([np.cumsum(w[::-1])[::-1][1:], [0.0]])  # W_{>j}
+    ok = symbols * np.sum((later + w / symbols) ** block - later ** block)
+    return float(1.0 - ok ** (length / block))
+
+
+# ---- fixed counts ------------------------------------------------------------------------------
+
+def pair_copy_ser_counts(symbols, counts):
+    r"""Exact SER of pair-copy under fixed counts s_1..s_N (a uniform ordered partition), in rationals.
+
+    With S the number of pairs whose halves share a step, P(no error) = E[k^{-S}]
+    = sum_m C(P, m) (1/k - 1)^m p_m (inclusion-exclusion, P = L/2 pairs), where p_m, the chance that
+    m given pairs each share a step, is m! (L - 2m)! / L! [u^m] prod_j G_{s_j}(u) with
+    G_s(u) = sum_a s! / (a! (s - 2a)!) u^a (place a whole pairs in a step of size s).
+    """
+    s = [int(c) for c in counts]
+    total = sum(s)
+    if total % 2:
+        raise ValueError(f"pair-copy needs an even length, got counts summing to {total}")
+    P = total // 2
+    poly = [1]
+    for size in s:
+        g = [math.factorial(size) // (math.factorial(a) * math.factorial(size - 2 * a)) for a in range(size // 2 + 1)]
+        poly = _polymul(poly, g)[:P + 1]
+    z1 = Fraction(1, symbols) - 1
+    ok = sum(math.comb(P, mm) * z1 ** mm * Fraction(math.factorial(mm) * math.factorial(total - 2 * mm) * poly[mm],
+                                                     math.factorial(total))
+             for mm in range(min(P, len(poly) - 1) + 1))
+    return float(1 - ok)
+
+
+def all_equal_ser_counts(symbols, counts):
+    r"""SER of all-equal under fixed counts: the first non-empty step must reveal one token,
+    SER = 1 - k^{-(s_first - 1)}."""
+    first = next(int(c) for c in counts if c > 0)
+    return 1.0 - float(symbols) ** -(first - 1)
+
+
+def _polymul(a, b):
+    out = [0] * (len(a) + len(b) - 1)
+    for i, x in enumerate(a):
+        if x:
+            for jj, y in enumerate(b):
+                out[i + jj] += x * y
+    return out
