@@ -1,7 +1,9 @@
-r"""The ``mdmlab`` command line. Subcommands arrive with the analysis issues; for now: help, version."""
+r"""The ``mdmlab`` command line: ``mdmlab bounds ter|ser|kl``; more subcommands arrive with the analysis issue."""
 import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
+
+from analysis import bounds_cli
 
 
 def _version():
@@ -15,16 +17,23 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="mdmlab",
         description="Exact numerical checks of what theory says about masked diffusion language models.",
-        epilog="Example: mdmlab --version")
+        epilog="Example: mdmlab bounds ser --language pair-copy --symbols 4 --length 64 --steps 8")
     parser.add_argument("--version", action="version", version=f"mdmlab {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="{bounds}")
+    bounds_cli.add_parser(sub)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except ValueError as err:  # bad values that argparse cannot see: name them, no traceback
+        parser.exit(2, f"mdmlab {args.command}: error: {err}\n")
 
 
 if __name__ == "__main__":

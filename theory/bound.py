@@ -125,5 +125,11 @@ class Bound:
         return {k: np.asarray(v, dtype=float) for k, v in values.items()}
 
 
+_LATEX = {"E_M KL(q || p_M)": r"\mathbb{E}_M \mathrm{KL}(q \,\|\, p_M)", "log TER": r"\log \mathrm{TER}",
+          "SER": r"\mathrm{SER}"}
+
+
 def _latex_lhs(lhs):
-    return lhs.replace("log TER", r"\log \mathrm{TER}").replace("SER", r"\mathrm{SER}")
+    for text, tex in _LATEX.items():
+        lhs = lhs.replace(text, tex)
+    return lhs
