@@ -147,10 +147,25 @@ def ngram_rows(x, params, want, pred, rows):
     return ngram_posteriors_one(x, initial, table_fw, table_bw, want, pred, rows)
 
 
+HMM, NGRAM = 0, 1
+
+
+@njit(cache=True)
+def exact_rows(family, hmm_params, ngram_params, x, want, pred, rows):
+    """Rows of the exact denoiser of either family (the unused family's params are placeholders).
+
+    One kernel with a branch, rather than a function-typed argument, keeps numba's on-disk cache
+    working (dispatcher-typed signatures are never cache hits).
+    """
+    if family == HMM:
+        return hmm_rows(x, hmm_params, want, pred, rows)
+    return ngram_rows(x, ngram_params, want, pred, rows)
+
+
 @njit(cache=True, parallel=True)
-def sample_fused(rows_fn, params, K, V, counts, policy, block_of, rank, token_u, tokens, reveal, lp_out,
-                 nfe_out):
-    r"""Run B MDM chains with the exact denoiser ``rows_fn``: only the rows a step needs are computed.
+def sample_fused(family, hmm_params, ngram_params, K, V, counts, policy, block_of, rank, token_u, tokens, reveal,
+                 lp_out, nfe_out):
+    r"""Run B MDM chains with the exact denoiser: only the rows a step needs are computed.
 
     counts (B, N), rank (B, L), token_u (B, L) in; tokens (B, L), reveal (B, L), lp_out (B,)
     (= sum over steps of log q(x_i | tokens revealed before), the sampler's log p_M(x)) and
@@ -173,7 +188,7 @@ def sample_fused(rows_fn, params, K, V, counts, policy, block_of, rank, token_u,
             if k == 0:
                 continue
             ptr = plan_step(x, k, policy, order, ptr, want, sel)
-            if rows_fn(x, params, want, pred, rows) == -np.inf:
+            if exact_rows(family, hmm_params, ngram_params, x, want, pred, rows) == -np.inf:
                 uniform_rows(want, rows)
             if not is_static(policy):
                 select_adaptive(x, rows, k, policy, block_of, by_rank, sel)

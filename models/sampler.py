@@ -142,6 +142,36 @@ class ExactDenoiser:
         return rows.reshape(x2.shape + (self.language.vocab_size,))
 
 
+def reveal_partitions(length, steps, *, size=None, schedule="linear", policy="random", block_length=None,
+                      rng=None):
+    r"""Draw reveal partitions M (the ``reveal_step`` of a run) without drawing tokens.
+
+    Only static policies (``"random"``, ``"left-to-right"``) fix M before the tokens; the draws use
+    the same randomness layout as :func:`sample`, so ``sample(...).reveal_step`` with the same rng
+    is the same partition. Used to estimate E_M KL(q || p_M) on samples of the language.
+
+    Returns
+    -------
+    (B, L) int64, the 0-based step at which each position is revealed.
+    """
+    L = val.check_int("length", length, low=1)
+    N = val.check_int("steps", steps, low=1)
+    if N > L:
+        raise ValueError(f"steps must be between 1 and length = {L}, got {N}")
+    code = pol.resolve(policy)
+    if not kern.is_static(code):
+        raise ValueError(f"reveal_partitions needs a static policy ('random' or 'left-to-right'), got {policy!r}")
+    B = 1 if size is None else val.check_int("size", size, low=1)
+    plan, block_of = sch.resolve(schedule, L, N), pol.blocks(L, block_length)
+    rng = np.random.default_rng(rng)
+    counts = plan.draw(B, rng)
+    rank = np.argsort(rng.random((B, L)), axis=1).argsort(axis=1)
+    out = np.empty((B, L), dtype=np.int64)
+    for b in range(B):
+        out[b, kern.static_order(code, block_of, rank[b])] = np.repeat(np.arange(N), counts[b])
+    return out
+
+
 def _use_tree(language, L, N, code, method):
     """Tree when asked, or (auto) when L K^3 log L beats the sweep's N L (K^2 or K V) flops."""
     if method != "auto":
@@ -160,20 +190,23 @@ def _dense(language):
     return hmm.initial, hmm.transition, hmm.emission
 
 
+_NO_VEC, _NO_MAT, _NO_CUBE = np.zeros(1), np.zeros((1, 1)), np.zeros((1, 1, 1))
+
+
 def _kernel_args(language):
-    """(rows function, params, K) of a language's exact-denoiser kernel."""
+    """(family, HMM params, n-gram params, K) of a language's exact denoiser; placeholders for the other."""
     if isinstance(language, HMMLanguage):
         params = (language.initial, language.transition, language._transition_t, language.emission,
                   language._emission_t)
-        return kern.hmm_rows, params, language.num_states
+        return kern.HMM, params, (_NO_VEC, _NO_CUBE, _NO_CUBE), language.num_states
     params = (language._initial_flat, language._table_fw, language._table_bw)
-    return kern.ngram_rows, params, language._message_width
+    return kern.NGRAM, (_NO_VEC, _NO_MAT, _NO_MAT, _NO_MAT, _NO_MAT), params, language._message_width
 
 
 def _fused(language, counts, code, block_of, rank, token_u, tokens, reveal, lp, nfe):
-    rows_fn, params, K = _kernel_args(language)
+    family, hmm_params, ngram_params, K = _kernel_args(language)
     val.check_entries("the forward messages (L, K) kept per sequence in flight", (rank.shape[1], K))
-    kern.sample_fused(rows_fn, params, K, language.vocab_size, counts, code, block_of, rank, token_u,
+    kern.sample_fused(family, hmm_params, ngram_params, K, language.vocab_size, counts, code, block_of, rank, token_u,
                       tokens, reveal, lp, nfe)
 
 

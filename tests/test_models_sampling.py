@@ -124,3 +124,12 @@ def test_auto_method_picks_the_tree_for_one_token_per_step():
     assert models.sample(lang, 256, 2, rng=0).method == "sweep"
     assert models.sample(lang, 256, 256, schedule="balanced", policy="margin", rng=0).method == "sweep"
     assert models.sample(models.ExactDenoiser(lang), 8, 2, rng=0).method == "generic"
+
+
+@pytest.mark.parametrize("policy,block_length", [("random", None), ("random", 3), ("left-to-right", None)])
+def test_reveal_partitions_match_the_sampler_partitions(policy, block_length):
+    lang = TINY["hmm-dense"]()
+    kw = dict(size=20, schedule="cosine", policy=policy, block_length=block_length, rng=8)
+    np.testing.assert_array_equal(models.reveal_partitions(10, 4, **kw), models.sample(lang, 10, 4, **kw).reveal_step)
+    with pytest.raises(ValueError, match=r"needs a static policy"):
+        models.reveal_partitions(10, 4, policy="entropy")

@@ -1,0 +1,65 @@
+r"""Report figures. Each function takes a tidy DataFrame and a matplotlib ``ax``, draws, returns ``ax``;
+nothing here computes a measurement."""
+import numpy as np
+import seaborn as sns
+
+
+def ter_gap_vs_steps(df, ax, *, rate=None):
+    r"""ter_gap against N, one line per L (they should collapse); ``rate`` (N, value) overlays Feng's."""
+    d = df[np.isfinite(df["ter_gap"]) & (df["ter_gap"] > 0)]
+    sns.lineplot(data=d, x="steps", y="ter_gap", hue="length", marker="o", palette="viridis", ax=ax, errorbar=None)
+    if rate is not None:
+        ax.plot(*rate, "k--", label="Feng rate (fitted constant)")
+    ax.set(xscale="log", yscale="log", xlabel="sampling steps N", ylabel="TER gap (nats/token)")
+    ax.legend(title="L", fontsize="small")
+    return ax
+
+
+def ser_vs_steps_per_length(df, ax):
+    r"""SER against N/L, one line per L (they should collapse), with the closed forms dashed."""
+    d = df.assign(steps_per_length=df["steps"] / df["length"])
+    sns.lineplot(data=d, x="steps_per_length", y="ser", hue="length", marker="o", palette="viridis", ax=ax,
+                 errorbar=None)
+    closed = d.dropna(subset=["ser_closed_form"])
+    for L, g in closed.groupby("length"):
+        ax.plot(g["steps_per_length"], g["ser_closed_form"], "k--", lw=0.8, alpha=0.7)
+    ax.set(xscale="log", xlabel="N / L", ylabel="SER", ylim=(-0.02, 1.02))
+    ax.legend(title="L (dashed: closed form)", fontsize="small")
+    return ax
+
+
+def ser_heatmap(df, ax, *, n_star_line=None):
+    r"""SER over (L, N/L); ``n_star_line`` (L, N*/L) draws the predicted threshold."""
+    d = df.assign(steps_per_length=(df["steps"] / df["length"]).round(4))
+    grid = d.pivot_table(index="length", columns="steps_per_length", values="ser", aggfunc="mean")
+    sns.heatmap(grid, ax=ax, cmap="magma_r", vmin=0, vmax=1, annot=True, fmt=".2f", cbar_kws={"label": "SER"})
+    if n_star_line is not None:
+        cols = np.log(grid.columns.values.astype(float))
+        Ls, ratio = n_star_line
+        x = np.interp(np.log(ratio), cols, np.arange(len(cols))) + 0.5
+        y = [list(grid.index).index(L) + 0.5 for L in Ls]
+        ax.plot(x, y, "c-o", lw=2, label="predicted N*(L, 1/2)")
+        ax.legend(loc="upper left", fontsize="small")
+    ax.set(xlabel="N / L", ylabel="L")
+    return ax
+
+
+def n_star_vs_length(nstar, ax):
+    r"""N*(L, delta) on log-log axes, one line per curve, with the fitted slope in the label."""
+    for (lang, sched, delta), g in nstar.dropna(subset=["n_star"]).groupby(["language", "schedule", "delta"]):
+        slope = np.polyfit(np.log(g["length"]), np.log(g["n_star"]), 1)[0] if len(g) > 1 else np.nan
+        ax.plot(g["length"], g["n_star"], "o-", label=f"{lang}, {sched}, delta={delta} (slope {slope:.2f})")
+    ax.set(xscale="log", yscale="log", xlabel="L", ylabel="N*(L, delta)")
+    ax.legend(fontsize="x-small")
+    return ax
+
+
+def kl_vs_bound(df, ax):
+    r"""Measured E_M KL(q || p_M) against the Li & Cai bound (the diagonal is equality)."""
+    d = df.dropna(subset=["li_cai_bound", "kl_q_pm"])
+    sns.scatterplot(data=d, x="li_cai_bound", y="kl_q_pm", hue="language", style="length", ax=ax)
+    top = float(max(d["li_cai_bound"].max(), d["kl_q_pm"].max(), 1e-3)) if len(d) else 1.0
+    ax.plot([0, top], [0, top], "k--", lw=0.8, label="KL = bound")
+    ax.set(xlabel="Li & Cai bound (nats)", ylabel="measured E_M KL(q || p_M) (nats)")
+    ax.legend(fontsize="x-small")
+    return ax

@@ -1,0 +1,139 @@
+r"""Metrics of MDM samples against the true language (nats unless a name says otherwise).
+
+Each estimator returns a :class:`Estimate` (value with its uncertainty); :func:`exact_metrics`
+computes the same quantities exactly from ``models.exact_law`` on tiny cases.
+
+* ``log_ter``: E_{x ~ p}[-log q(x)] / L, token-level log perplexity scored by the true language
+  (``inf`` as soon as one sample is outside the support).
+* ``ter_gap``: log_ter(p) - H(q)/L, the excess over the language's own optimum.
+* ``ser``: P_{x ~ p}[q(x) = 0] with an exact Clopper-Pearson interval.
+* ``kl_q_pm``: E_M KL(q || p_M) from ``models.log_prob_given_reveal`` on samples of q and partitions
+  drawn from the schedule (Li & Cai's left side); ``kl_pm_q``: E[log p_M(x) - log q(x)] on the
+  sampler's own outputs (``log_prob_sampler``).
+* ``diversity``: the entropy of each sample's unigram histogram (nats), so that a low perplexity
+  bought with repetitive output shows.
+"""
+import itertools
+import math
+from typing import NamedTuple
+
+import numpy as np
+from scipy import stats
+
+import models
+from models import schedules
+
+
+class Estimate(NamedTuple):
+    r"""A measured value with its uncertainty.
+
+    Attributes
+    ----------
+    value : float
+        The estimate (sample mean or proportion; exact values have zero width).
+    stderr : float
+        Standard error of ``value`` (NaN for proportions: see ``low``, ``high``).
+    low, high : float
+        A 95% interval: mean +- 1.96 stderr, or Clopper-Pearson for proportions.
+    n : int
+        Number of samples (0 when exact).
+    """
+
+    value: float
+    stderr: float
+    low: float
+    high: float
+    n: int
+
+
+def _mean(values):
+    v = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(v)):
+        return Estimate(float(np.inf if np.any(v == np.inf) else np.nan), np.nan, np.nan, np.nan, v.size)
+    se = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else np.nan
+    m = float(v.mean())
+    return Estimate(m, se, m - 1.96 * se, m + 1.96 * se, v.size)
+
+
+def log_ter(language, tokens):
+    r"""E[-log q(x)] / L over the samples (nats per token)."""
+    return _mean(-language.log_prob(tokens) / tokens.shape[-1])
+
+
+def ter_gap(language, tokens, entropy_per_token):
+    r"""log_ter - H(q)/L; ``entropy_per_token`` is H(X_{1:L})/L (exact for n-grams)."""
+    est = log_ter(language, tokens)
+    return est._replace(value=est.value - entropy_per_token, low=est.low - entropy_per_token,
+                        high=est.high - entropy_per_token)
+
+
+def ser(language, tokens, *, confidence=0.95):
+    r"""Fraction of samples outside the support, with the exact (Clopper-Pearson) interval."""
+    out = int(np.count_nonzero(~language.in_support(tokens)))
+    n = int(np.prod(tokens.shape[:-1]))
+    ci = stats.binomtest(out, n).proportion_ci(confidence_level=confidence, method="exact")
+    return Estimate(out / n, np.nan, float(ci.low), float(ci.high), n)
+
+
+def kl_q_pm(language, length, steps, *, samples, schedule="balanced", policy="random", block_length=None, rng=None):
+    r"""E_M KL(q || p_M): mean of log q(x) - log p_M(x) over x ~ q and M from the schedule."""
+    rng = np.random.default_rng(rng)
+    x = language.sample(length, samples, rng=rng)
+    M = models.reveal_partitions(length, steps, size=samples, schedule=schedule, policy=policy,
+                                 block_length=block_length, rng=rng)
+    return _mean(language.log_prob(x) - models.log_prob_given_reveal(language, x, M))
+
+
+def kl_pm_q(language, result):
+    r"""E[log p_M(x) - log q(x)] over the sampler's own outputs (``inf`` if one is outside the support)."""
+    return _mean(result.log_prob_sampler - language.log_prob(result.tokens))
+
+
+def unigram_entropy(tokens, vocab_size):
+    r"""Entropy (nats) of each sequence's token histogram, shape ``tokens.shape[:-1]``."""
+    counts = np.apply_along_axis(np.bincount, -1, tokens, minlength=vocab_size) / tokens.shape[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.sum(np.where(counts > 0, counts * np.log(counts), 0.0), axis=-1)
+
+
+def diversity(tokens, vocab_size):
+    r"""Mean per-sample unigram entropy (nats) with its standard error."""
+    return _mean(unigram_entropy(tokens, vocab_size))
+
+
+def _partitions(plan, L):
+    """(partition, probability) of the random policy: uniform ordered partitions or i.i.d. steps."""
+    N = plan.steps
+    if plan.kind == "fixed":
+        labels = [j for j, c in enumerate(plan.counts) for _ in range(c)]
+        parts = sorted(set(itertools.permutations(labels)))
+        return [(np.array(p), 1.0 / len(parts)) for p in parts]
+    w = plan.reveal_prob * np.concatenate([[1.0], np.cumprod(1 - plan.reveal_prob)[:-1]])
+    return [(np.array(p), math.prod(w[list(p)])) for p in itertools.product(range(N), repeat=L) if
+            math.prod(w[list(p)]) > 0]
+
+
+def exact_metrics(language, length, steps, *, schedule="linear", entropy_per_token=None):
+    r"""Every metric exactly from the sampler's law, random policy, tiny sizes (V^L <= 4096, L <= 7).
+
+    Returns a dict with ``ser``, ``log_ter``, ``ter_gap``, ``diversity``, ``kl_q_pm`` and ``kl_pm_q``.
+    """
+    V, L = language.vocab_size, length
+    p = models.exact_law(language, L, steps, schedule=schedule).reshape(-1)
+    x = np.array(list(itertools.product(range(V), repeat=L)), dtype=np.int64)
+    lq = language.log_prob(x)
+    q = np.exp(lq)
+    h = entropy_per_token if entropy_per_token is not None else language.entropy(L).nats / L
+    inside = q > 0
+    out = {"ser": float(p[~inside].sum()), "diversity": float(p @ unigram_entropy(x, V))}
+    out["log_ter"] = float(p[inside] @ (-lq[inside]) / L) if out["ser"] == 0 else math.inf
+    out["ter_gap"] = out["log_ter"] - h
+    kl_q, kl_p = 0.0, 0.0
+    for part, w in _partitions(schedules.resolve(schedule, L, steps), L):
+        lpm = models.log_prob_given_reveal(language, x, np.broadcast_to(part, x.shape))
+        kl_q += w * float(q[inside] @ (lq[inside] - lpm[inside]))
+        pm = np.exp(lpm)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl_p += w * float(np.sum(np.where(pm > 0, pm * (lpm - lq), 0.0)))
+    out["kl_q_pm"], out["kl_pm_q"] = kl_q, kl_p
+    return out
