@@ -12,10 +12,10 @@ from analysis.specs import parse_spec
 
 
 def _linfit(x, y):
-    """OLS slope with a 95% t-interval (needs >= 3 points)."""
+    """OLS slope with a 95% t-interval (needs >= 3 points), widened by 1e-9 for exact fits' rounding."""
     fit = stats.linregress(x, y)
-    t = stats.t.ppf(0.975, len(x) - 2)
-    return fit.slope, fit.slope - t * fit.stderr, fit.slope + t * fit.stderr, fit.intercept
+    half = stats.t.ppf(0.975, len(x) - 2) * fit.stderr + 1e-9
+    return fit.slope, fit.slope - half, fit.slope + half, fit.intercept
 
 
 def verdict(check, prediction, value, low, high, status, detail=""):
