@@ -1,4 +1,4 @@
-r"""The ``mdmlab`` command line: ``languages``, ``sample``, ``sweep``, ``report`` and ``bounds``."""
+r"""The ``mdmlab`` command line: ``languages``, ``sample``, ``sweep``, ``train``, ``report`` and ``bounds``."""
 import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -19,7 +19,7 @@ def build_parser():
         description="Exact numerical checks of what theory says about masked diffusion language models.",
         epilog="Example: mdmlab bounds ser --language pair-copy --symbols 4 --length 64 --steps 8")
     parser.add_argument("--version", action="version", version=f"mdmlab {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="{languages,sample,sweep,report,bounds}")
+    sub = parser.add_subparsers(dest="command", metavar="{languages,sample,sweep,train,report,bounds}")
     commands.add_parsers(sub)
     bounds_cli.add_parser(sub)
     return parser

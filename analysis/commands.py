@@ -1,4 +1,4 @@
-r"""``mdmlab languages``, ``sample``, ``sweep`` and ``report``: argument parsers and handlers."""
+r"""``mdmlab languages``, ``sample``, ``sweep``, ``train`` and ``report``: argument parsers and handlers."""
 import os
 import sys
 
@@ -51,11 +51,34 @@ def add_parsers(sub):
     swp.add_argument("--out", required=True)
     swp.set_defaults(func=_sweep)
 
+    trn = sub.add_parser("train", help="train the torch denoiser on a language, logging its exact learning error",
+                         epilog="Example: mdmlab train --language ngram:order=3,vocab=8,sparsity=0.5,seed=1 "
+                                "--length 64 --minutes 10 --out runs/denoiser")
+    trn.add_argument("--language", required=True)
+    trn.add_argument("--length", type=int, default=64)
+    trn.add_argument("--steps", type=int, default=2000, help="optimiser steps (the cosine schedule's length)")
+    trn.add_argument("--minutes", type=float, help="also stop after this much wall-clock time")
+    trn.add_argument("--batch-size", type=int, default=32)
+    trn.add_argument("--lr", type=float, default=3e-3)
+    trn.add_argument("--layers", type=int, default=2)
+    trn.add_argument("--heads", type=int, default=4)
+    trn.add_argument("--width", type=int, default=64)
+    trn.add_argument("--objective", default="masked-mean", choices=["masked-mean", "elbo"],
+                     help="masked-token mean cross-entropy, or the 1/t-weighted ELBO (see models.training)")
+    trn.add_argument("--eval-every", type=int, default=100)
+    trn.add_argument("--seed", type=int, default=0)
+    trn.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    trn.add_argument("--out", required=True, help="folder for checkpoint.pt and history.csv")
+    trn.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    trn.set_defaults(func=_train)
+
     rep = sub.add_parser("report", help="run a preset and write REPORT.md, tables and figures",
                          epilog="Example: mdmlab report --preset quick --out reports/quick")
     rep.add_argument("--preset", default="quick", choices=["quick", "full"])
     rep.add_argument("--out", required=True)
     rep.add_argument("--workers", type=int, default=None)
+    rep.add_argument("--denoiser", metavar="CHECKPOINT",
+                     help="a checkpoint of mdmlab train: adds the learned-vs-exact denoiser section")
     rep.set_defaults(func=_report)
 
 
@@ -109,10 +132,27 @@ def _sweep(args):
     return 0
 
 
+def _train(args):
+    from models.denoiser import DenoiserConfig
+    from models.training import TrainConfig, train
+
+    lang = build_language(args.language)
+    model = DenoiserConfig(vocab_size=lang.vocab_size, length=args.length, n_layer=args.layers, n_head=args.heads,
+                           n_embd=args.width)
+    cfg = TrainConfig(language=args.language, length=args.length, model=model, batch_size=args.batch_size,
+                      max_steps=args.steps, max_minutes=args.minutes, lr=args.lr, eval_every=args.eval_every,
+                      seed=args.seed, objective=args.objective)
+    res = train(cfg, language=lang, out_dir=args.out, resume=args.resume, device=args.device)
+    res.history.to_csv(os.path.join(args.out, "history.csv"), index=False)
+    print(res.history.to_string(index=False))
+    print(f"eps_learning = {res.eps_learning:.4f} nats per masked token; checkpoint {os.path.join(args.out, 'checkpoint.pt')}")
+    return 0
+
+
 def _report(args):
     from analysis.report import make_report
 
-    verdicts = make_report(args.preset, args.out, workers=args.workers)
+    verdicts = make_report(args.preset, args.out, workers=args.workers, denoiser=args.denoiser)
     print(verdicts[["check", "verdict"]].to_string(index=False))
     print(f"wrote {os.path.join(args.out, 'REPORT.md')}")
     return 0

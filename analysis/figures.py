@@ -63,3 +63,21 @@ def kl_vs_bound(df, ax):
     ax.set(xlabel="Li & Cai bound (nats)", ylabel="measured E_M KL(q || p_M) (nats)")
     ax.legend(fontsize="x-small")
     return ax
+
+
+def learned_vs_exact(df, ax, *, feng=None):
+    r"""In-support TER gap (solid) and SER (dashed, right axis) against N for each denoiser;
+    ``feng`` (N, bound, bound + eps_learning) overlays the Feng bound without and with the learning error."""
+    sns.lineplot(data=df, x="steps", y="ter_gap_in_support", hue="denoiser", marker="o", ax=ax, errorbar=None)
+    if feng is not None:
+        N, bound, with_eps = feng
+        ax.plot(N, bound, "k:", label="Feng bound (unit constants)")
+        ax.plot(N, with_eps, "k--", label="Feng bound + eps_learning")
+    ax.set(xscale="log", yscale="log", xlabel="sampling steps N", ylabel="TER gap over in-support samples")
+    ax.legend(fontsize="x-small", loc="lower left")
+    twin = ax.twinx()
+    for name, g in df.groupby("denoiser"):
+        twin.plot(g["steps"], g["ser"], "--", marker="s", alpha=0.6, label=f"SER {name}")
+    twin.set(ylabel="SER (dashed)", ylim=(-0.02, 1.02))
+    twin.legend(fontsize="x-small", loc="upper right")
+    return ax

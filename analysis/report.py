@@ -33,44 +33,81 @@ PRESETS = {
         "kl": SweepConfig(languages=(TER_LANG, "pair-copy:symbols=4"), lengths=(16, 64, 256), schedules=("balanced",),
                           steps_per_length=(1 / 8, 1 / 4, 1 / 2), samples=256, kl=True),
     },
-    "full": {
+    "full": {  # the sparse trigram (K = 64 window states) stops at L = 512: N = L runs cost O(L^2 K V)
         "ter": SweepConfig(languages=(TER_LANG,), lengths=(64, 256, 1024, 4096), steps=(2, 4, 8, 16, 32, 64),
-                           samples=2048, seeds=2),
-        "ser": SweepConfig(languages=SER_LANGS, lengths=(64, 128, 256, 512, 1024, 2048, 4096),
-                           steps_per_length=RATIOS, samples=2048),
+                           samples=512, seeds=2),
+        "ser": (SweepConfig(languages=SER_LANGS[:2], lengths=(64, 128, 256, 512, 1024, 2048, 4096),
+                            steps_per_length=RATIOS, samples=1024),
+                SweepConfig(languages=SER_LANGS[2:], lengths=(64, 128, 256, 512), steps_per_length=RATIOS,
+                            samples=1024)),
         "kl": SweepConfig(languages=(TER_LANG, "pair-copy:symbols=4"), lengths=(64, 256, 1024),
-                          schedules=("balanced",), steps_per_length=(1 / 16, 1 / 8, 1 / 4, 1 / 2), samples=512,
+                          schedules=("balanced",), steps_per_length=(1 / 16, 1 / 8, 1 / 4, 1 / 2), samples=256,
                           kl=True),
     },
 }
 
 
-def make_report(preset, out_dir, *, workers=None, progress=True, command=None, configs=None):
+def make_report(preset, out_dir, *, workers=None, progress=True, command=None, configs=None, denoiser=None):
     r"""Run ``preset`` into ``out_dir`` and write the report; returns the verdict DataFrame.
 
     ``configs`` replaces the preset's sweeps ({"ter", "ser", "kl"} -> SweepConfig), e.g. in tests.
+    ``denoiser`` (a checkpoint of ``mdmlab train``) adds the learned-vs-exact section, run on the
+    language and length the checkpoint was trained on.
     """
     if configs is None and preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
     configs = configs or PRESETS[preset]
     t0 = time.perf_counter()
-    tables = {name: run_sweep(cfg, os.path.join(out_dir, "sweeps", name), workers=workers, progress=progress)
-              for name, cfg in configs.items()}
+    tables = {name: _run(cfgs, os.path.join(out_dir, "sweeps", name), workers, progress)
+              for name, cfgs in configs.items()}
     nstar = scaling.n_star(tables["ser"], 0.5)
     verdicts = scaling.verdicts(pd.concat([tables["ter"], tables["ser"], tables["kl"]], ignore_index=True))
     figs = _figures(tables, nstar, out_dir)
     written = {"verdicts": verdicts, "ter": _ter_table(tables["ter"]), "ser": _ser_table(tables["ser"]),
                "n_star": nstar, "kl": _kl_table(tables["kl"])}
+    if denoiser is not None:
+        written["learned"] = _learned(denoiser, preset, out_dir, figs)
     for name, table in written.items():
         _write_table(table, out_dir, name)
     command = command or "mdmlab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     info = manifest(preset=preset, command=command, seconds=round(time.perf_counter() - t0, 1),
-                    configs={k: dataclasses.asdict(v) for k, v in configs.items()})
+                    configs={k: [dataclasses.asdict(c) for c in _as_tuple(v)] for k, v in configs.items()})
     with open(os.path.join(out_dir, "REPORT.md"), "w") as fh:
         fh.write(_markdown(preset, info, written, figs))
     with open(os.path.join(out_dir, "manifest.json"), "w") as fh:
         json.dump(info, fh, indent=1)
     return verdicts
+
+
+def _as_tuple(cfgs):
+    return cfgs if isinstance(cfgs, tuple) else (cfgs,)
+
+
+def _run(cfgs, out_dir, workers, progress):
+    """One table from one SweepConfig or a tuple of them (each into its own folder)."""
+    parts = [run_sweep(c, out_dir if len(_as_tuple(cfgs)) == 1 else f"{out_dir}_{i}", workers=workers,
+                       progress=progress) for i, c in enumerate(_as_tuple(cfgs))]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _learned(checkpoint, preset, out_dir, figs):
+    import torch
+
+    from analysis import learned
+
+    cfg = torch.load(checkpoint, map_location="cpu", weights_only=False)["config"]
+    L = cfg["length"]
+    steps = [n for n in (2, 4, 8, 16, 32, 64, 128, 256) if n <= L]
+    df = learned.compare(cfg["language"], checkpoint, length=L, steps=steps, samples=512 if preset == "quick" else 2048)
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    figures.learned_vs_exact(df, ax, feng=learned.feng_curves(df))
+    title = f"Learned vs exact denoiser ({cfg['language']}, L = {L})"
+    ax.set_title(title, fontsize="small")
+    for ext in ("png", "pdf"):
+        fig.savefig(os.path.join(out_dir, "figures", f"fig6_learned_vs_exact.{ext}"), dpi=130)
+    figs.append(("fig6_learned_vs_exact", title))
+    return df
 
 
 def _ter_table(df):
@@ -154,7 +191,7 @@ def _markdown(preset, info, tables, figs):
              v.to_markdown(index=False, floatfmt=".4g"), ""]
     for name, title in figs:
         lines += [f"## {title}", "", f"![{title}](figures/{name}.png)", ""]
-    for name in ("ter", "ser", "n_star", "kl"):
+    for name in [n for n in ("ter", "ser", "n_star", "kl", "learned") if n in tables]:
         lines += [f"## Table: {name}", "", f"(also `tables/{name}.csv` and `tables/{name}.tex`)", "",
                   tables[name].to_markdown(index=False, floatfmt=".4g"), ""]
     lines += ["## Provenance", "", "```", *(f"{k}: {val}" for k, val in info["packages"].items()), "```", ""]

@@ -83,7 +83,7 @@ def n_star(df, delta):
             frac = (s0 - delta) / (s0 - s1)
             value = float(np.exp(np.log(n0) + frac * (np.log(n1) - np.log(n0))))
         out.append({"language": lang, "schedule": sched, "policy": pol, "length": L, "delta": delta, "n_star": value})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=["language", "schedule", "policy", "length", "delta", "n_star"])
 
 
 def n_star_exponent(nstar):

@@ -143,3 +143,29 @@ def test_cli_sample_languages_and_sweep(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["sweep", "--language", "nope:x=1", "--length", "6", "--steps", "2", "--out", str(tmp_path / "x")])
     assert "unknown language kind 'nope'" in capsys.readouterr().err
+
+
+def test_report_learned_vs_exact_section(tmp_path):
+    from models.denoiser import DenoiserConfig
+    from models.training import TrainConfig, train
+
+    spec = "ngram:order=2,vocab=3,sparsity=0.4,seed=4"
+    cfg = TrainConfig(language=spec, length=8, model=DenoiserConfig(vocab_size=3, length=8, n_layer=1, n_head=2,
+                                                                   n_embd=32), max_steps=50, eval_every=25,
+                      eval_samples=16)
+    train(cfg, out_dir=tmp_path / "den", progress=False, device="cpu")
+    small = {
+        "ter": SweepConfig(languages=("ngram:order=3,vocab=8,seed=1",), lengths=(8, 16, 32), steps=(2, 4, 8),
+                           samples=16),
+        "ser": SweepConfig(languages=("pair-copy:symbols=4",), lengths=(8, 16, 32), steps_per_length=(0.5, 1),
+                           samples=16),
+        "kl": SweepConfig(languages=("pair-copy:symbols=4",), lengths=(8,), schedules=("balanced",),
+                          steps_per_length=(0.5,), samples=16, kl=True),
+    }
+    make_report("quick", tmp_path / "rep", workers=1, progress=False, command="pytest", configs=small,
+                denoiser=str(tmp_path / "den" / "checkpoint.pt"))
+    learned = pd.read_csv(tmp_path / "rep" / "tables" / "learned.csv")
+    assert set(learned["denoiser"]) == {"exact", "learned"} and set(learned["steps"]) == {2, 4, 8}
+    assert (learned["eps_learning"] > 0).all()
+    assert (tmp_path / "rep" / "figures" / "fig6_learned_vs_exact.png").exists()
+    assert "Learned vs exact denoiser" in (tmp_path / "rep" / "REPORT.md").read_text()
