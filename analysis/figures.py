@@ -81,3 +81,13 @@ def learned_vs_exact(df, ax, *, feng=None):
     twin.set(ylabel="SER (dashed)", ylim=(-0.02, 1.02))
     twin.legend(fontsize="x-small", loc="upper right")
     return ax
+
+
+def learning_curve(history, ax):
+    r"""eps_learning (mean and max KL over masked held-out positions) against training time."""
+    ax.plot(history["seconds"] / 60, history["eps_learning"], "o-", label="mean KL (eps_learning)")
+    ax.plot(history["seconds"] / 60, history["eps_learning_max"], "s--", alpha=0.6, label="max KL")
+    ax.axhline(0.05, color="k", lw=0.8, ls=":", label="0.05 nats")
+    ax.set(yscale="log", xlabel="training time (minutes)", ylabel="KL(q || p_theta) per masked token (nats)")
+    ax.legend(fontsize="small")
+    return ax

@@ -95,7 +95,8 @@ def _learned(checkpoint, preset, out_dir, figs):
 
     from analysis import learned
 
-    cfg = torch.load(checkpoint, map_location="cpu", weights_only=False)["config"]
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    cfg, history = state["config"], pd.DataFrame(state["history"])
     L = cfg["length"]
     steps = [n for n in (2, 4, 8, 16, 32, 64, 128, 256) if n <= L]
     df = learned.compare(cfg["language"], checkpoint, length=L, steps=steps, samples=512 if preset == "quick" else 2048)
@@ -107,6 +108,13 @@ def _learned(checkpoint, preset, out_dir, figs):
     for ext in ("png", "pdf"):
         fig.savefig(os.path.join(out_dir, "figures", f"fig6_learned_vs_exact.{ext}"), dpi=130)
     figs.append(("fig6_learned_vs_exact", title))
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    figures.learning_curve(history, ax)
+    ax.set_title(f"Exact learning error during training ({state['step']} steps)", fontsize="small")
+    for ext in ("png", "pdf"):
+        fig.savefig(os.path.join(out_dir, "figures", f"fig7_learning_curve.{ext}"), dpi=130)
+    figs.append(("fig7_learning_curve", "Exact learning error during training"))
     return df
 
 
