@@ -217,19 +217,23 @@ def hmm_sample(cum_initial, cum_transition, cum_emission, uniforms, out):
 # ----------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _ngram_absorb(pred, xt, C, alpha):
+def _ngram_absorb(pred, xt, C, alpha, restricted):
     """alpha = normalised pred restricted to windows whose first token is x_t; returns (c_t, lo, hi).
 
     Only ``alpha[lo:hi]`` can be non-zero afterwards (the block of x_t, or everything if masked).
+    c_t is divided by sum(pred), one up to rounding (see :func:`_hmm_absorb`), unless ``pred`` was
+    only computed on the block of x_t (``restricted``), where that sum is one by construction.
     """
     K = pred.shape[0]
     if xt < 0:
         lo, hi = 0, K
     else:
         lo, hi = xt * C, (xt + 1) * C
-    total = 0.0
-    for s in range(K):
-        total += pred[s]
+    total = 1.0
+    if not restricted:
+        total = 0.0
+        for s in range(K):
+            total += pred[s]
     for s in range(lo, hi):
         alpha[s] = pred[s]
     c = 0.0
@@ -244,26 +248,33 @@ def _ngram_absorb(pred, xt, C, alpha):
 
 
 @njit(cache=True)
-def _ngram_propagate(alpha, lo, hi, table_fw, out):
+def _ngram_propagate(alpha, lo, hi, table_fw, out, next_token):
     r"""out[(s % C) V + v] = sum_s alpha[s] table[s, v], one V x V product per group.
 
     The windows ``s = u C + grp`` (u = first token) share the successor block
     ``[grp V, grp V + V)``, so group ``grp`` is ``out_block = alpha[grp::C] @ table_fw[grp]`` with
-    ``table_fw[grp, u, v] = table[u C + grp, v]``. When x_t is observed (``hi - lo == C``) only
-    ``u = x_t`` is alive and each block is one scaled row.
-    ``[lo, hi)`` is the active range from :func:`_ngram_absorb`.
+    ``table_fw[grp, u, v] = table[u C + grp, v]``. When x_t is observed (``hi - lo < C V``) only
+    ``u = x_t`` is alive and each block is one scaled row. ``[lo, hi)`` is the active range from
+    :func:`_ngram_absorb`. With ``next_token >= 0`` only the successors whose first token is
+    ``next_token`` are computed (the rest are left zero): all a caller needs before absorbing an
+    observed token, O(K) instead of O(K V).
     """
     C, V, _ = table_fw.shape
+    g_lo, g_hi = 0, C
+    if next_token >= 0:
+        for j in range(out.shape[0]):
+            out[j] = 0.0
+        g_lo, g_hi = (next_token * C) // V, ((next_token + 1) * C - 1) // V + 1
     if hi - lo < C * V:
         w = lo // C
-        for grp in range(C):
+        for grp in range(g_lo, g_hi):
             a = alpha[lo + grp]
             base = grp * V
             for v in range(V):
                 out[base + v] = a * table_fw[grp, w, v]
         return
     vec = np.empty(V)
-    for grp in range(C):
+    for grp in range(g_lo, g_hi):
         for u in range(V):
             vec[u] = alpha[u * C + grp]
         _vecmat(vec, table_fw[grp], out[grp * V:(grp + 1) * V])
@@ -279,13 +290,16 @@ def ngram_log_evidence(x, initial, table_fw, out):
         pred = initial.copy()
         alpha = np.empty(K)
         lp = 0.0
+        restricted = False
         for t in range(L):
-            c, lo, hi = _ngram_absorb(pred, x[b, t], C, alpha)
+            c, lo, hi = _ngram_absorb(pred, x[b, t], C, alpha, restricted)
             if c <= 0.0:
                 lp = -np.inf
                 break
             lp += np.log(c)
-            _ngram_propagate(alpha, lo, hi, table_fw, pred)
+            nxt = x[b, t + 1] if t + 1 < L else -1
+            _ngram_propagate(alpha, lo, hi, table_fw, pred, nxt)
+            restricted = nxt >= 0
         out[b] = lp
 
 
@@ -319,14 +333,18 @@ def ngram_posteriors_one(x, initial, table_fw, table_bw, want, pred, out):
     alpha = np.empty(K)
     pred[0, :] = initial
     lp = 0.0
+    restricted = False
     for t in range(L):
-        c, lo, hi = _ngram_absorb(pred[t], x[t], C, alpha)
+        c, lo, hi = _ngram_absorb(pred[t], x[t], C, alpha, restricted)
         lp = lp + np.log(c) if c > 0.0 else -np.inf
         if t + 1 < L:
+            # an observed next token whose row nobody wants needs only its own block of pred
+            nxt = x[t + 1] if (x[t + 1] >= 0 and not want[t + 1]) else -1
             if c > 0.0:
-                _ngram_propagate(alpha, lo, hi, table_fw, pred[t + 1])
+                _ngram_propagate(alpha, lo, hi, table_fw, pred[t + 1], nxt)
             else:
                 pred[t + 1, :] = 0.0
+            restricted = nxt >= 0
     beta = np.ones(K)
     g = np.empty(K)
     tmp = np.empty(V)
@@ -396,6 +414,6 @@ def ngram_transition_entropy(initial, table, table_fw, steps):
     for _ in range(steps):
         for s in range(K):
             total += mu[s] * h[s]
-        _ngram_propagate(mu, 0, K, table_fw, nxt)
+        _ngram_propagate(mu, 0, K, table_fw, nxt, -1)
         mu, nxt = nxt, mu
     return total
