@@ -10,6 +10,9 @@ from scipy import stats
 import theory
 from analysis.specs import parse_spec
 
+#: Tolerance on the fitted exponent of N*(L): a linear law with an O(1) offset bends the log-log slope.
+EXPONENT_TOL = 0.05
+
 
 def _linfit(x, y):
     """OLS slope with a 95% t-interval (needs >= 3 points), widened by 1e-9 for exact fits' rounding."""
@@ -98,8 +101,12 @@ def n_star_exponent(nstar):
                                 np.nan, "inconclusive", f"N* found for {len(g)} lengths (< 3)"))
             continue
         slope, lo, hi, _ = _linfit(np.log(g["length"]), np.log(g["n_star"]))
-        rows.append(verdict(f"N*(L, {delta}) linear in L ({lang}, {sched}, {pol})", "exponent 1", slope, lo, hi,
-                            "holds" if lo <= 1 <= hi else "violated", f"L = {g['length'].min()}..{g['length'].max()}"))
+        # N* = a L + O(1) is linear but its log-log slope over finite L is not exactly 1 (pair-copy's
+        # exact N* gives 0.993 over L = 64..4096), so the interval must meet 1 +- EXPONENT_TOL.
+        status = "holds" if lo <= 1 + EXPONENT_TOL and hi >= 1 - EXPONENT_TOL else "violated"
+        rows.append(verdict(f"N*(L, {delta}) linear in L ({lang}, {sched}, {pol})",
+                            f"exponent 1 (+-{EXPONENT_TOL} for O(1) offsets)", slope, lo, hi, status,
+                            f"L = {g['length'].min()}..{g['length'].max()}"))
     return rows
 
 
