@@ -188,8 +188,8 @@ def _write_table(table, out_dir, name):
 def _markdown(preset, info, tables, figs):
     v = tables["verdicts"]
     lines = [f"# mdmlab report: preset `{preset}`", "",
-             f"Regenerate with `{info['command']}` (ran in {info['seconds']} s; git {info['git_revision']}; "
-             f"created {info['created']}).", "",
+             f"Regenerate with `{info['command']}` (this invocation: {info['seconds']} s, reusing any cells "
+             f"already finished under `sweeps/`; git {info['git_revision']}; created {info['created']}).", "",
              "Exact-denoiser MDM sampling of synthetic languages: how many steps N the token error rate (TER) "
              "and the sequence error rate (SER) need as the length L grows, held against Feng et al. "
              "(arXiv 2502.09622) and Li & Cai (arXiv 2505.21400). Random position policy; linear schedule for "
