@@ -9,12 +9,13 @@ PACKAGES = ("mdmlab", "numpy", "scipy", "numba", "sympy", "pandas", "seaborn", "
 
 
 def git_revision():
-    """The git revision of the source tree (with ``-dirty`` if it has changes), or ``unknown``."""
+    """The git revision of the source tree (``-dirty`` if code has uncommitted changes; generated
+    files under ``reports/`` do not count), or ``unknown``."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/",
+                                ":(exclude,top)reports"], cwd=here, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     if rev.returncode != 0:
