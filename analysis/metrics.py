@@ -108,7 +108,7 @@ def _partitions(plan, L):
         labels = [j for j, c in enumerate(plan.counts) for _ in range(c)]
         parts = sorted(set(itertools.permutations(labels)))
         return [(np.array(p), 1.0 / len(parts)) for p in parts]
-    w = plan.reveal_prob * np.concatenate([[1.0], np.cumprod(1 - plan.reveal_prob)[:-1]])
+    w = plan.reveal_weights
     return [(np.array(p), math.prod(w[list(p)])) for p in itertools.product(range(N), repeat=L) if
             math.prod(w[list(p)]) > 0]
 

@@ -7,6 +7,7 @@ the same command skips finished cells. Cells draw their randomness from
 """
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import tempfile
@@ -69,17 +70,11 @@ class SweepConfig:
 
     def cells(self):
         out = []
-        for lang, L, sched, pol, seed in _product(self.languages, self.lengths, self.schedules, self.policies,
-                                                  range(self.seeds)):
+        for lang, L, sched, pol, seed in itertools.product(self.languages, self.lengths, self.schedules,
+                                                           self.policies, range(self.seeds)):
             grid = sorted({*self.steps, *(max(1, round(f * L)) for f in self.steps_per_length)})
             out += [Cell(lang, L, N, sched, pol, seed) for N in grid if N <= L]
         return out
-
-
-def _product(*axes):
-    import itertools
-
-    return itertools.product(*axes)
 
 
 def run_sweep(config, out_dir, *, workers=None, progress=True):
@@ -242,8 +237,7 @@ def _closed_form_ser(cell, plan):
     k, L = params.get("symbols", 2), cell.length
     m = {"pair-copy": 2, "all-equal": L, "block-copy": params.get("block", 2)}[kind]
     if plan.kind == "ancestral":
-        w = plan.reveal_prob * np.concatenate([[1.0], np.cumprod(1 - plan.reveal_prob)[:-1]])
-        return theory.block_copy_ser_weights(k, L, m, w)
+        return theory.block_copy_ser_weights(k, L, m, plan.reveal_weights)
     if kind == "pair-copy":
         return theory.pair_copy_ser_counts(k, plan.counts)
     if kind == "all-equal":

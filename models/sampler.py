@@ -98,8 +98,7 @@ def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="ran
     code = pol.resolve(policy)
     block_of = pol.blocks(L, block_length)
     rng = np.random.default_rng(rng)
-    counts = plan.draw(B, rng)
-    rank = np.argsort(rng.random((B, L)), axis=1).argsort(axis=1)  # uniform permutation ranks
+    counts, rank = _draw_plan(plan, B, L, rng)
     token_u = rng.random((B, L))
     tokens = np.empty((B, L), dtype=np.int64)
     reveal = np.full((B, L), -1, dtype=np.int64)
@@ -164,12 +163,18 @@ def reveal_partitions(length, steps, *, size=None, schedule="linear", policy="ra
     B = 1 if size is None else val.check_int("size", size, low=1)
     plan, block_of = sch.resolve(schedule, L, N), pol.blocks(L, block_length)
     rng = np.random.default_rng(rng)
-    counts = plan.draw(B, rng)
-    rank = np.argsort(rng.random((B, L)), axis=1).argsort(axis=1)
+    counts, rank = _draw_plan(plan, B, L, rng)
     out = np.empty((B, L), dtype=np.int64)
     for b in range(B):
         out[b, kern.static_order(code, block_of, rank[b])] = np.repeat(np.arange(N), counts[b])
     return out
+
+
+def _draw_plan(plan, B, L, rng):
+    """A run's reveal randomness, in the order every path consumes it: counts (B, N), then the ranks
+    (B, L) of a uniform permutation per sequence (tie-break priority and random-policy order)."""
+    counts = plan.draw(B, rng)
+    return counts, np.argsort(rng.random((B, L)), axis=1).argsort(axis=1)
 
 
 def _use_tree(language, L, N, code, method):

@@ -54,6 +54,14 @@ class Schedule:
     counts: np.ndarray = None
 
     @property
+    def reveal_weights(self):
+        r"""Ancestral: law of one position's reveal step, w_j = p_j prod_{i<j} (1 - p_i) (N,)."""
+        if self.kind != "ancestral":
+            raise ValueError(f"reveal_weights exist for ancestral schedules only, not {self.name!r} (fixed counts)")
+        p = self.reveal_prob
+        return p * np.concatenate([[1.0], np.cumprod(1 - p)[:-1]])
+
+    @property
     def max_per_step(self):
         """s_max for fixed counts; None for ancestral schedules (it is random)."""
         return int(self.counts.max()) if self.kind == "fixed" else None

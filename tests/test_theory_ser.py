@@ -17,9 +17,8 @@ def exact_ser(lang, L, N, schedule):
 
 
 def reveal_weights(schedule, L, N):
-    """Law of one position's reveal step under an ancestral schedule: p_j prod_{i<j} (1 - p_i)."""
-    p = schedules.resolve(schedule, L, N).reveal_prob
-    return p * np.concatenate([[1.0], np.cumprod(1 - p)[:-1]])
+    """Law of one position's reveal step under an ancestral schedule."""
+    return schedules.resolve(schedule, L, N).reveal_weights
 
 
 @pytest.mark.parametrize("k,L", [(2, 4), (3, 4), (2, 6)])
