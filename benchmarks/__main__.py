@@ -4,7 +4,7 @@ import sys
 
 from benchmarks import _timing
 
-SUITES = {"synth": "benchmarks.synth", "sampler": "benchmarks.sampler"}
+SUITES = {"synth": "benchmarks.synth", "sampler": "benchmarks.sampler", "denoiser": "benchmarks.denoiser"}
 
 
 def main(argv=None):

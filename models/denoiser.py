@@ -28,6 +28,8 @@ class DenoiserConfig:
     dropout : float
     bias : bool
         Biases in linear layers and layer norms.
+    rotary : bool
+        Rotary embeddings on queries and keys (besides the learned absolute positions).
     """
 
     vocab_size: int = 8
@@ -37,6 +39,7 @@ class DenoiserConfig:
     n_embd: int = 128
     dropout: float = 0.0
     bias: bool = True
+    rotary: bool = True
 
 
 def rotary(x, base=10000.0):
@@ -59,14 +62,15 @@ class SelfAttention(nn.Module):
         assert (cfg.n_embd // cfg.n_head) % 2 == 0, "head size must be even for rotary embeddings"
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
-        self.n_head, self.dropout = cfg.n_head, cfg.dropout
+        self.n_head, self.dropout, self.rotary = cfg.n_head, cfg.dropout, cfg.rotary
         self.resid_drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x):
         B, L, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, L, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, H, L, C/H)
-        q, k = rotary(q), rotary(k)
+        if self.rotary:
+            q, k = rotary(q), rotary(k)
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=False)
         y = y.transpose(1, 2).contiguous().view(B, L, C)
         return self.resid_drop(self.proj(y))
