@@ -1,9 +1,9 @@
 r"""``mdmlab bounds ter|ser|kl``: print a bound's statement, LaTeX and numbers; optionally write LaTeX."""
 import numpy as np
 
-import theory
-from analysis.specs import build_language
-from models import schedules
+from mdmlab import theory
+from mdmlab.analysis.specs import build_language
+from mdmlab.models import schedules
 
 DELTAS = (0.5, 0.1, 0.05, 0.01)
 

@@ -3,7 +3,7 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from analysis import bounds_cli, commands
+from mdmlab.analysis import bounds_cli, commands
 
 
 def _version():

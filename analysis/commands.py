@@ -4,9 +4,9 @@ import sys
 
 import numpy as np
 
-import models
-from analysis.specs import KINDS, build_language
-from models import POLICIES, SCHEDULES
+from mdmlab import models
+from mdmlab.analysis.specs import KINDS, build_language
+from mdmlab.models import POLICIES, SCHEDULES
 
 _COLOURS = ["\033[38;5;{}m".format(c) for c in (196, 208, 226, 46, 51, 33, 93, 201)]
 
@@ -83,7 +83,7 @@ def add_parsers(sub):
 
 
 def _languages(args):
-    from theory import total_mutual_information
+    from mdmlab.theory import total_mutual_information
 
     lang = build_language(args.spec)
     h = lang.entropy(args.length, rng=0)
@@ -117,7 +117,7 @@ def _sample(args):
 
 
 def _sweep(args):
-    from analysis.sweep import SweepConfig, run_sweep
+    from mdmlab.analysis.sweep import SweepConfig, run_sweep
 
     if not args.steps and not args.steps_per_length:
         raise ValueError("give --steps and/or --steps-per-length")
@@ -133,8 +133,8 @@ def _sweep(args):
 
 
 def _train(args):
-    from models.denoiser import DenoiserConfig
-    from models.training import TrainConfig, train
+    from mdmlab.models.denoiser import DenoiserConfig
+    from mdmlab.models.training import TrainConfig, train
 
     lang = build_language(args.language)
     model = DenoiserConfig(vocab_size=lang.vocab_size, length=args.length, n_layer=args.layers, n_head=args.heads,
@@ -150,7 +150,7 @@ def _train(args):
 
 
 def _report(args):
-    from analysis.report import make_report
+    from mdmlab.analysis.report import make_report
 
     verdicts = make_report(args.preset, args.out, workers=args.workers, denoiser=args.denoiser)
     print(verdicts[["check", "verdict"]].to_string(index=False))

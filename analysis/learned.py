@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-import models
-from analysis import metrics
-from analysis.specs import build_language, parse_spec
-from models.training import load_denoiser
+from mdmlab import models
+from mdmlab.analysis import metrics
+from mdmlab.analysis.specs import build_language, parse_spec
+from mdmlab.models.training import load_denoiser
 
 
 def compare(language_spec, checkpoint, *, length, steps, samples=512, schedule="linear", seed=0):
@@ -38,7 +38,7 @@ def compare(language_spec, checkpoint, *, length, steps, samples=512, schedule="
 
 def feng_curves(df):
     """(N, Feng bound with unit constants, the same plus eps_learning) for the compared language."""
-    import theory
+    from mdmlab import theory
 
     _, params = parse_spec(df["language"].iloc[0])
     N = np.geomspace(df["steps"].min(), df["steps"].max(), 50)

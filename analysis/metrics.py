@@ -20,8 +20,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
-import models
-from models import schedules
+from mdmlab import models
+from mdmlab.models import schedules
 
 
 class Estimate(NamedTuple):

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-import theory
-from analysis import figures, scaling
-from analysis.manifest import manifest
-from analysis.specs import parse_spec
-from analysis.sweep import SweepConfig, run_sweep
+from mdmlab import theory
+from mdmlab.analysis import figures, scaling
+from mdmlab.analysis.manifest import manifest
+from mdmlab.analysis.specs import parse_spec
+from mdmlab.analysis.sweep import SweepConfig, run_sweep
 
 TER_LANG = "ngram:order=3,vocab=8,seed=1"
 SER_LANGS = ("pair-copy:symbols=4", "all-equal:symbols=2", "ngram:order=3,vocab=8,sparsity=0.5,seed=1")
@@ -93,7 +93,7 @@ def _run(cfgs, out_dir, workers, progress):
 def _learned(checkpoint, preset, out_dir, figs):
     import torch
 
-    from analysis import learned
+    from mdmlab.analysis import learned
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg, history = state["config"], pd.DataFrame(state["history"])

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-import theory
-from analysis.specs import parse_spec
+from mdmlab import theory
+from mdmlab.analysis.specs import parse_spec
 
 #: Tolerance on the fitted exponent of N*(L): a linear law with an O(1) offset bends the log-log slope.
 EXPONENT_TOL = 0.05

@@ -5,8 +5,8 @@ Examples: ``ngram:order=3,vocab=8,sparsity=0.5,seed=1``, ``hmm:states=16,vocab=8
 """
 import os
 
-import synth
-import theory
+from mdmlab import synth
+from mdmlab import theory
 
 _RANDOM = {
     "ngram": (synth.NGramLanguage.random, ("order", "vocab"), {"vocab": "vocab_size"}),

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-import models
-import theory
-from analysis import metrics
-from analysis.manifest import manifest
-from analysis.specs import build_language, parse_spec
-from models import schedules
+from mdmlab import models
+from mdmlab import theory
+from mdmlab.analysis import metrics
+from mdmlab.analysis.manifest import manifest
+from mdmlab.analysis.specs import build_language, parse_spec
+from mdmlab.models import schedules
 
 
 @dataclasses.dataclass(frozen=True)

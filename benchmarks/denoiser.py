@@ -4,8 +4,8 @@ time budget: rotary embeddings vs absolute positions only, masked-token-mean los
 Language ngram:order=3,vocab=8,sparsity=0.5,seed=1, L = 64, 2 layers x 64, batch 32, lr 3e-3; the
 figure is the exact learning error (mean KL per masked held-out token) after ``seconds`` of training.
 """
-from models.denoiser import DenoiserConfig
-from models.training import TrainConfig, train
+from mdmlab.models.denoiser import DenoiserConfig
+from mdmlab.models.training import TrainConfig, train
 
 SPEC = "ngram:order=3,vocab=8,sparsity=0.5,seed=1"
 

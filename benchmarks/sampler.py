@@ -2,8 +2,8 @@ r"""models/ sampler throughput: fused sampling against N batched conditionals ca
 of one-token-per-step sampling cost with L (tree path against the per-step sweep)."""
 import numpy as np
 
-import models
-import synth
+from mdmlab import models
+from mdmlab import synth
 from benchmarks._timing import best_time
 
 

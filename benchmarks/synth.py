@@ -2,7 +2,7 @@ r"""synth/ throughput: batched log_prob and conditionals against hmmlearn and th
 and the sparse n-gram path against the same language run through the dense HMM path."""
 import numpy as np
 
-import synth
+from mdmlab import synth
 from benchmarks._timing import best_time
 
 

@@ -19,9 +19,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from synth._kernels import _normalise as _normalise_vec
-from synth._kernels import _vecmat as vecmat
-from synth._kernels import draw_categorical, hmm_posteriors_one, ngram_posteriors_one
+from mdmlab.synth._kernels import _normalise as _normalise_vec
+from mdmlab.synth._kernels import _vecmat as vecmat
+from mdmlab.synth._kernels import draw_categorical, hmm_posteriors_one, ngram_posteriors_one
 
 RANDOM, LEFT_TO_RIGHT, CONFIDENCE, MARGIN, ENTROPY = 0, 1, 2, 3, 4
 _QUANTUM = 2.0 ** 40

@@ -5,12 +5,12 @@ from collections import defaultdict
 
 import numpy as np
 
-from models import _kernels as kern
-from models import policies as pol
-from models import schedules as sch
-from models.sampler import ExactDenoiser
-from synth import MASK
-from synth import _validation as val
+from mdmlab.models import _kernels as kern
+from mdmlab.models import policies as pol
+from mdmlab.models import schedules as sch
+from mdmlab.models.sampler import ExactDenoiser
+from mdmlab.synth import MASK
+from mdmlab.synth import _validation as val
 
 
 #: exact_law enumerates every tie-break permutation and token outcome: keep it tiny.

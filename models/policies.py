@@ -18,7 +18,7 @@ output law is the language's.
 """
 import numpy as np
 
-from models import _kernels as kern
+from mdmlab.models import _kernels as kern
 
 POLICIES = {"random": kern.RANDOM, "left-to-right": kern.LEFT_TO_RIGHT, "confidence": kern.CONFIDENCE,
             "margin": kern.MARGIN, "entropy": kern.ENTROPY}
@@ -35,7 +35,7 @@ def blocks(length, block_length):
     """block_of[i] = i // block_length (all zeros without blocks), int64 (L,)."""
     if block_length is None:
         return np.zeros(length, dtype=np.int64)
-    from synth._validation import check_int
+    from mdmlab.synth._validation import check_int
 
     b = check_int("block_length", block_length, low=1)
     if b > length:

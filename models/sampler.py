@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models import _kernels as kern
-from models import policies as pol
-from models import schedules as sch
-from synth import MASK
-from synth import _validation as val
-from synth.hmm import HMMLanguage
-from synth.ngram import NGramLanguage
+from mdmlab.models import _kernels as kern
+from mdmlab.models import policies as pol
+from mdmlab.models import schedules as sch
+from mdmlab.synth import MASK
+from mdmlab.synth import _validation as val
+from mdmlab.synth.hmm import HMMLanguage
+from mdmlab.synth.ngram import NGramLanguage
 
 _ROW_TOL = 1e-6
 

@@ -24,8 +24,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from models.denoiser import Denoiser, DenoiserConfig, default_device
-from synth import MASK
+from mdmlab.models.denoiser import Denoiser, DenoiserConfig, default_device
+from mdmlab.synth import MASK
 
 
 @dataclasses.dataclass
@@ -122,7 +122,7 @@ def train(cfg, *, language=None, out_dir=None, resume=False, progress=True, devi
     -------
     TrainResult
     """
-    from analysis.specs import build_language  # the spec parser lives with the CLI
+    from mdmlab.analysis.specs import build_language  # the spec parser lives with the CLI
 
     if cfg.objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {cfg.objective!r}")

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from synth import _validation as val
+from mdmlab.synth import _validation as val
 
 MASK = -1
 
@@ -157,7 +157,7 @@ class Language:
 
     def save(self, path):
         """Write the language to one ``.npz`` file at ``path``; ``synth.load(path)`` reads it back exactly."""
-        from synth.io import save
+        from mdmlab.synth.io import save
 
         save(self, path)
 

@@ -1,7 +1,7 @@
 r"""Random stochastic matrices with exact zeros, shared by the random language constructors."""
 import numpy as np
 
-from synth import _validation as val
+from mdmlab.synth import _validation as val
 
 
 def dirichlet_rows(rows, width, concentration, sparsity, rng):

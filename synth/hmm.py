@@ -1,10 +1,10 @@
 r"""Hidden Markov model languages: z_1 ~ pi, z_{t+1} ~ A[z_t], x_t ~ E[z_t]."""
 import numpy as np
 
-from synth import _kernels as kern
-from synth import _validation as val
-from synth._language import Language
-from synth._random import dirichlet_rows
+from mdmlab.synth import _kernels as kern
+from mdmlab.synth import _validation as val
+from mdmlab.synth._language import Language
+from mdmlab.synth._random import dirichlet_rows
 
 
 class HMMLanguage(Language):

@@ -10,8 +10,8 @@ def save(language, path):
 
 def load(path):
     r"""Read a language written by ``save``; returns an :class:`NGramLanguage` or :class:`HMMLanguage`."""
-    from synth.hmm import HMMLanguage
-    from synth.ngram import NGramLanguage
+    from mdmlab.synth.hmm import HMMLanguage
+    from mdmlab.synth.ngram import NGramLanguage
 
     with np.load(path, allow_pickle=False) as data:
         kind = str(data["kind"]) if "kind" in data else None

@@ -1,10 +1,10 @@
 r"""n-gram languages as Markov chains on look-ahead windows (sparse shift structure)."""
 import numpy as np
 
-from synth import _kernels as kern
-from synth import _validation as val
-from synth._language import EntropyResult, Language
-from synth._random import dirichlet_rows
+from mdmlab.synth import _kernels as kern
+from mdmlab.synth import _validation as val
+from mdmlab.synth._language import EntropyResult, Language
+from mdmlab.synth._random import dirichlet_rows
 
 
 def _entropy(p):
@@ -102,7 +102,7 @@ class NGramLanguage(Language):
 
         Exact but O(K^2) per position: for cross-checks and benchmarks of the sparse path.
         """
-        from synth.hmm import HMMLanguage
+        from mdmlab.synth.hmm import HMMLanguage
 
         K, V = self._table_flat.shape
         val.check_entries(f"the dense transition matrix (K, K) with K = {K}", (K, K))

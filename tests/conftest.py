@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-import synth
+from mdmlab import synth
 from tests import brute
 
 # (name, factory) pairs: tiny languages whose every string can be enumerated.

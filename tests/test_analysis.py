@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import models
-import synth
-from analysis import cli, metrics, scaling
-from analysis.report import make_report
-from analysis.sweep import SweepConfig, run_sweep
+from mdmlab import models
+from mdmlab import synth
+from mdmlab.analysis import cli, metrics, scaling
+from mdmlab.analysis.report import make_report
+from mdmlab.analysis.sweep import SweepConfig, run_sweep
 from tests.conftest import TINY
 
 
@@ -80,7 +80,7 @@ def test_sweep_is_worker_invariant_resumable_and_has_a_manifest(tmp_path):
 def test_target_ci_draws_until_narrow():
     cfg = SweepConfig(languages=("pair-copy:symbols=2",), lengths=(8,), steps=(4,), samples=50, target_ci=0.05,
                       max_samples=2000)
-    from analysis.sweep import run_cell
+    from mdmlab.analysis.sweep import run_cell
 
     row = run_cell(cfg.cells()[0], cfg)
     assert (row["ser_high"] - row["ser_low"]) / 2 <= 0.05 or row["samples"] >= 2000
@@ -146,8 +146,8 @@ def test_cli_sample_languages_and_sweep(tmp_path, capsys):
 
 
 def test_report_learned_vs_exact_section(tmp_path):
-    from models.denoiser import DenoiserConfig
-    from models.training import TrainConfig, train
+    from mdmlab.models.denoiser import DenoiserConfig
+    from mdmlab.models.training import TrainConfig, train
 
     spec = "ngram:order=2,vocab=3,sparsity=0.4,seed=4"
     cfg = TrainConfig(language=spec, length=8, model=DenoiserConfig(vocab_size=3, length=8, n_layer=1, n_head=2,

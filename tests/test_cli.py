@@ -1,8 +1,8 @@
 r"""The mdmlab command line: help, version, and ``bounds`` end to end."""
 import pytest
 
-from analysis import cli
-from analysis.specs import build_language
+from mdmlab.analysis import cli
+from mdmlab.analysis.specs import build_language
 
 
 def run(capsys, *argv):

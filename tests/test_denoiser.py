@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-import models
-import synth
-from models.denoiser import Denoiser, DenoiserConfig
-from models.training import HeldOut, TrainConfig, load_denoiser, train
+from mdmlab import models
+from mdmlab import synth
+from mdmlab.models.denoiser import Denoiser, DenoiserConfig
+from mdmlab.models.training import HeldOut, TrainConfig, load_denoiser, train
 
 TINY_MODEL = DenoiserConfig(vocab_size=3, length=6, n_layer=1, n_head=2, n_embd=32)
 

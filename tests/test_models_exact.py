@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-import models
-import synth
+from mdmlab import models
+from mdmlab import synth
 from tests.conftest import TINY, joint_of
 
 

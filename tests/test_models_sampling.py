@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import models
-import synth
+from mdmlab import models
+from mdmlab import synth
 from tests.conftest import TINY
 
 DRAWS = 20_000

@@ -2,7 +2,7 @@ r"""Bad input to the sampler gets a clear error."""
 import numpy as np
 import pytest
 
-import models
+from mdmlab import models
 from tests.conftest import TINY
 
 

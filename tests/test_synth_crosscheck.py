@@ -2,7 +2,7 @@ r"""Two implementations must agree: numba vs plain numpy, sparse n-gram vs dense
 import numpy as np
 import pytest
 
-import synth
+from mdmlab import synth
 from tests import reference
 
 

@@ -2,7 +2,7 @@ r"""Every exact quantity of synth/ against the brute-force oracle (tests/brute.p
 import numpy as np
 import pytest
 
-import synth
+from mdmlab import synth
 from tests import brute
 from tests.conftest import joint_of
 

@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import synth
+from mdmlab import synth
 
 languages = st.one_of(
     st.builds(lambda n, V, s, seed: synth.NGramLanguage.random(n, V, sparsity=s, rng=seed),

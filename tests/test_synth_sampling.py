@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import synth
+from mdmlab import synth
 from tests import brute
 from tests.conftest import TINY, joint_of
 
@@ -66,7 +66,7 @@ def test_results_identical_for_any_thread_count(name):
 
 
 def test_draw_categorical_never_picks_zero_mass_and_falls_back():
-    from synth._kernels import draw_categorical
+    from mdmlab.synth._kernels import draw_categorical
 
     cdf = np.cumsum([0.0, 0.3, 0.0, 0.7, 0.0])
     picks = {draw_categorical(cdf, u) for u in np.linspace(0, 1, 1001)[:-1]}

@@ -2,7 +2,7 @@ r"""Bad input gets a clear error naming the argument, the expected and the actua
 import numpy as np
 import pytest
 
-import synth
+from mdmlab import synth
 
 HMM = dict(initial=[0.5, 0.5], transition=[[0.9, 0.1], [0.2, 0.8]], emission=[[0.7, 0.3], [0.1, 0.9]])
 

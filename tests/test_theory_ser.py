@@ -2,9 +2,9 @@ r"""Closed-form SERs of the hard languages against the sampler's exact law (enum
 import numpy as np
 import pytest
 
-import models
-import theory
-from models import schedules
+from mdmlab import models
+from mdmlab import theory
+from mdmlab.models import schedules
 from tests import brute
 
 

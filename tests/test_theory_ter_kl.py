@@ -4,9 +4,9 @@ import itertools
 import numpy as np
 import pytest
 
-import models
-import synth
-import theory
+from mdmlab import models
+from mdmlab import synth
+from mdmlab import theory
 from tests import brute
 from tests.conftest import TINY, joint_of
 

@@ -6,13 +6,13 @@ r"""Closed-form bounds (sympy) and the hard languages their proofs use.
   linear schedule, plus ``*_weights`` (any ancestral schedule) and ``*_counts`` (fixed counts) forms.
 * :data:`LI_CAI_KL` and :func:`total_mutual_information`.
 """
-from theory.bound import Bound
-from theory.kl import LI_CAI_KL, MutualInformation, total_mutual_information
-from theory.languages import LANGUAGES, all_equal, block_copy, pair_copy
-from theory.ser import (ALL_EQUAL_LINEAR, BLOCK_COPY_LINEAR, PAIR_COPY_LINEAR, all_equal_ser_counts,
+from mdmlab.theory.bound import Bound
+from mdmlab.theory.kl import LI_CAI_KL, MutualInformation, total_mutual_information
+from mdmlab.theory.languages import LANGUAGES, all_equal, block_copy, pair_copy
+from mdmlab.theory.ser import (ALL_EQUAL_LINEAR, BLOCK_COPY_LINEAR, PAIR_COPY_LINEAR, all_equal_ser_counts,
                         block_copy_ser_weights, pair_copy_ser_counts, pair_copy_slope)
-from theory.ser import BOUNDS as SER_BOUNDS
-from theory.ter import FENG_TER, TerFit, fit_ter_rate, optimal_log_ter
+from mdmlab.theory.ser import BOUNDS as SER_BOUNDS
+from mdmlab.theory.ter import FENG_TER, TerFit, fit_ter_rate, optimal_log_ter
 
 __all__ = ["Bound", "FENG_TER", "TerFit", "fit_ter_rate", "optimal_log_ter", "SER_BOUNDS", "PAIR_COPY_LINEAR",
            "ALL_EQUAL_LINEAR", "BLOCK_COPY_LINEAR", "pair_copy_ser_counts", "all_equal_ser_counts",

@@ -5,9 +5,9 @@ from typing import NamedTuple
 import numpy as np
 import sympy as sp
 
-from synth import NGramLanguage
-from synth._validation import check_int
-from theory.bound import Bound
+from mdmlab.synth import NGramLanguage
+from mdmlab.synth._validation import check_int
+from mdmlab.theory.bound import Bound
 
 s_max, L, I_total, eps_train = sp.symbols("s_max L I epsilon_train", positive=True)
 LI_CAI = "Li and Cai 2025, arXiv 2505.21400 (main theorem)"

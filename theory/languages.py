@@ -9,8 +9,8 @@ r"""The hard languages of the sequence-error lower bounds, as exact ``synth`` la
 """
 import numpy as np
 
-from synth import HMMLanguage, NGramLanguage
-from synth._validation import check_int
+from mdmlab.synth import HMMLanguage, NGramLanguage
+from mdmlab.synth._validation import check_int
 
 
 def block_copy(symbols, block):

@@ -18,7 +18,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from theory.bound import Bound
+from mdmlab.theory.bound import Bound
 
 k, L, N, m, j, delta = sp.symbols("k L N m j delta", positive=True)
 FENG = "Feng et al. 2025, 'Theoretical Benefit and Limitation of Diffusion Language Model', arXiv 2502.09622"

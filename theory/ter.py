@@ -5,8 +5,8 @@ import numpy as np
 import sympy as sp
 from scipy import stats
 
-from theory.bound import Bound
-from theory.ser import FENG
+from mdmlab.theory.bound import Bound
+from mdmlab.theory.ser import FENG
 
 n, V, N, eps_l, c_N, c_E, delta = sp.symbols("n V N epsilon_learning c_N c_E delta", positive=True)
 
