@@ -2,6 +2,7 @@ r"""``mdmlab bounds ter|ser|kl``: print a bound's statement, LaTeX and numbers; 
 import numpy as np
 
 from mdmlab import theory
+from mdmlab.analysis.cli import SUMMARIES
 from mdmlab.analysis.specs import build_language
 from mdmlab.models import schedules
 
@@ -9,7 +10,7 @@ DELTAS = (0.5, 0.1, 0.05, 0.01)
 
 
 def add_parser(sub):
-    p = sub.add_parser("bounds", help="print, evaluate and invert the theory's bounds",
+    p = sub.add_parser("bounds", help=SUMMARIES["bounds"],
                        description=__doc__, epilog="Example: mdmlab bounds ser --language pair-copy --symbols 4 "
                                                    "--length 64 --steps 8")
     kinds = p.add_subparsers(dest="bound", required=True, metavar="{ter,ser,kl}")

@@ -1,9 +1,23 @@
-r"""The ``mdmlab`` command line: ``languages``, ``sample``, ``sweep``, ``train``, ``report`` and ``bounds``."""
+r"""The ``mdmlab`` command line: ``languages``, ``sample``, ``sweep``, ``train``, ``report`` and ``bounds``.
+
+``mdmlab --help`` and ``mdmlab --version`` must answer at once, so this module imports nothing
+heavy: the parsers of the commands (which need numpy, numba and the packages' names) are built
+only when a command is named on the command line.
+"""
 import argparse
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from mdmlab.analysis import bounds_cli, commands
+#: command -> one-line summary, shown by ``mdmlab --help`` (the command modules use the same lines).
+SUMMARIES = {
+    "languages": "create, describe and save a language",
+    "sample": "show MDM samples with the step at which each token was revealed",
+    "sweep": "a grid of sampling runs, one tidy row per cell (resumable)",
+    "train": "train the torch denoiser on a language, logging its exact learning error",
+    "report": "run a preset and write REPORT.md, tables and figures",
+    "bounds": "print, evaluate and invert the theory's bounds",
+}
 
 
 def _version():
@@ -13,20 +27,38 @@ def _version():
         return "unknown (not installed)"
 
 
-def build_parser():
+def build_parser(command=None):
+    r"""The argument parser; the full parsers of every command when ``command`` names one (or is
+    ``"all"``), else only the list of commands with their summaries (no heavy imports)."""
     parser = argparse.ArgumentParser(
         prog="mdmlab",
         description="Exact numerical checks of what theory says about masked diffusion language models.",
-        epilog="Example: mdmlab bounds ser --language pair-copy --symbols 4 --length 64 --steps 8")
+        epilog="Example: mdmlab bounds ser --language pair-copy:symbols=4 --length 64 --steps 8. "
+               "'mdmlab COMMAND --help' lists a command's options.")
     parser.add_argument("--version", action="version", version=f"mdmlab {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="{languages,sample,sweep,train,report,bounds}")
-    commands.add_parsers(sub)
-    bounds_cli.add_parser(sub)
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUMMARIES) + "}")
+    if command in SUMMARIES or command == "all":
+        from mdmlab.analysis import bounds_cli, commands
+
+        commands.add_parsers(sub)
+        bounds_cli.add_parser(sub)
+    else:
+        for name, summary in SUMMARIES.items():
+            sub.add_parser(name, help=summary, add_help=False)
     return parser
 
 
+def _command_in(argv):
+    """The first argument that names a command (options before it are top-level ones)."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in SUMMARIES else None
+    return None
+
+
 def main(argv=None):
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -35,6 +67,9 @@ def main(argv=None):
         return args.func(args)
     except ValueError as err:  # bad values that argparse cannot see: name them, no traceback
         parser.exit(2, f"mdmlab {args.command}: error: {err}\n")
+    except BrokenPipeError:  # 'mdmlab ... | head' closed the pipe: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 
 from mdmlab import models
+from mdmlab.analysis.cli import SUMMARIES
 from mdmlab.analysis.specs import KINDS, build_language
 from mdmlab.models import POLICIES, SCHEDULES
 
@@ -12,14 +13,14 @@ _COLOURS = ["\033[38;5;{}m".format(c) for c in (196, 208, 226, 46, 51, 33, 93, 2
 
 
 def add_parsers(sub):
-    lang = sub.add_parser("languages", help="create, describe and save a language",
+    lang = sub.add_parser("languages", help=SUMMARIES["languages"],
                           epilog="Example: mdmlab languages ngram:order=3,vocab=8,sparsity=0.5,seed=1 --save lang.npz")
     lang.add_argument("spec", help=f"language spec ({', '.join(KINDS)}: kind:key=value,...) or a saved file")
     lang.add_argument("--length", type=int, default=64, help="L for the entropy and mutual information shown")
     lang.add_argument("--save", metavar="FILE", help="write the language to FILE")
     lang.set_defaults(func=_languages)
 
-    smp = sub.add_parser("sample", help="show MDM samples with the step at which each token was revealed",
+    smp = sub.add_parser("sample", help=SUMMARIES["sample"],
                          epilog="Example: mdmlab sample pair-copy:symbols=4 --length 24 --steps 6 --size 4")
     smp.add_argument("spec")
     smp.add_argument("--length", type=int, default=32)
@@ -32,7 +33,7 @@ def add_parsers(sub):
     smp.add_argument("--no-colour", action="store_true", help="print reveal steps as numbers instead of colours")
     smp.set_defaults(func=_sample)
 
-    swp = sub.add_parser("sweep", help="a grid of sampling runs, one tidy row per cell (resumable)",
+    swp = sub.add_parser("sweep", help=SUMMARIES["sweep"],
                          epilog="Example: mdmlab sweep --language pair-copy:symbols=4 --length 16 64 256 "
                                 "--steps-per-length 0.125 0.5 1 --out runs/pair")
     swp.add_argument("--language", nargs="+", required=True, help="language specs or files")
@@ -51,7 +52,7 @@ def add_parsers(sub):
     swp.add_argument("--out", required=True)
     swp.set_defaults(func=_sweep)
 
-    trn = sub.add_parser("train", help="train the torch denoiser on a language, logging its exact learning error",
+    trn = sub.add_parser("train", help=SUMMARIES["train"],
                          epilog="Example: mdmlab train --language ngram:order=3,vocab=8,sparsity=0.5,seed=1 "
                                 "--length 64 --minutes 10 --out runs/denoiser")
     trn.add_argument("--language", required=True)
@@ -72,7 +73,7 @@ def add_parsers(sub):
     trn.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     trn.set_defaults(func=_train)
 
-    rep = sub.add_parser("report", help="run a preset and write REPORT.md, tables and figures",
+    rep = sub.add_parser("report", help=SUMMARIES["report"],
                          epilog="Example: mdmlab report --preset quick --out reports/quick")
     rep.add_argument("--preset", default="quick", choices=["quick", "full"])
     rep.add_argument("--out", required=True)
