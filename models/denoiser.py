@@ -41,6 +41,24 @@ class DenoiserConfig:
     bias: bool = True
     rotary: bool = True
 
+    def __post_init__(self):
+        for name in ("vocab_size", "length", "n_layer", "n_head", "n_embd"):
+            _check_positive_int(name, getattr(self, name))
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd must be divisible by n_head = {self.n_head}, got n_embd = {self.n_embd}")
+        if (self.n_embd // self.n_head) % 2:
+            raise ValueError(f"the head size n_embd / n_head must be even for rotary embeddings, got "
+                             f"{self.n_embd} / {self.n_head} = {self.n_embd // self.n_head}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+
 
 def rotary(x, base=10000.0):
     r"""Rotary position embedding (Su et al. 2021) of (B, H, L, D): attention scores then depend on
@@ -58,8 +76,6 @@ class SelfAttention(nn.Module):
 
     def __init__(self, cfg):
         super().__init__()
-        assert cfg.n_embd % cfg.n_head == 0, "n_embd must be divisible by n_head"
-        assert (cfg.n_embd // cfg.n_head) % 2 == 0, "head size must be even for rotary embeddings"
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.n_head, self.dropout, self.rotary = cfg.n_head, cfg.dropout, cfg.rotary

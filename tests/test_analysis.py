@@ -1,4 +1,5 @@
 r"""analysis/: estimators against exact metrics, sweeps (resume, worker invariance), verdicts, report."""
+import dataclasses
 import json
 import os
 
@@ -83,8 +84,12 @@ def test_target_ci_draws_until_narrow():
     from mdmlab.analysis.sweep import run_cell
 
     row = run_cell(cfg.cells()[0], cfg)
-    assert (row["ser_high"] - row["ser_low"]) / 2 <= 0.05 or row["samples"] >= 2000
-    assert row["samples"] > 50 and row["samples"] % 50 == 0
+    assert 50 < row["samples"] < 2000 and row["samples"] % 50 == 0  # stopped by the target, in whole batches
+    assert (row["ser_high"] - row["ser_low"]) / 2 <= 0.05  # (TER is infinite on pair-copy: SER alone stops it)
+    looser = run_cell(cfg.cells()[0], dataclasses.replace(cfg, target_ci=0.2))
+    assert looser["samples"] < row["samples"]  # a looser target stops earlier
+    capped = run_cell(cfg.cells()[0], dataclasses.replace(cfg, target_ci=0.001, max_samples=200))
+    assert capped["samples"] == 200 and (capped["ser_high"] - capped["ser_low"]) / 2 > 0.001  # the cap wins
 
 
 def test_verdicts_on_constructed_tables():

@@ -24,7 +24,13 @@ def test_conditionals_protocol_and_sampling():
     np.testing.assert_array_equal(rows[0, 0], [1, 0, 0])
     res = models.sample(model, 6, 3, size=5, rng=0)
     assert res.method == "generic" and res.tokens.shape == (5, 6) and (res.tokens >= 0).all()
-    np.testing.assert_allclose(res.log_prob_sampler.shape, (5,))
+    # log p_M(x) = sum_j sum_{i in M_j} log p_theta(x_i | x revealed before step j), recomputed from the model
+    expected = np.zeros(5)
+    for j in range(3):
+        rows = model.conditionals(np.where(res.reveal_step < j, res.tokens, synth.MASK))
+        picked = np.take_along_axis(rows, res.tokens[..., None], axis=-1)[..., 0]
+        expected += np.where(res.reveal_step == j, np.log(picked), 0.0).sum(axis=1)
+    np.testing.assert_allclose(res.log_prob_sampler, expected, rtol=1e-6)
 
 
 def test_forward_loss_ignores_unmasked_targets():
@@ -69,3 +75,16 @@ def test_checkpoint_resume_equals_uninterrupted_run(tmp_path):
     with pytest.raises(ValueError, match=r"needs a checkpoint"):
         train(TrainConfig(max_steps=1, **base), language=_lang(), out_dir=tmp_path / "none", resume=True,
               progress=False)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"n_head": 3, "n_embd": 32}, "divisible by n_head"),
+    ({"n_head": 4, "n_embd": 12}, "head size"),
+    ({"n_layer": 0}, "n_layer must be >= 1"),
+    ({"n_head": 0}, "n_head must be >= 1"),
+    ({"vocab_size": 2.5}, "vocab_size must be an integer"),
+    ({"dropout": 1.0}, "dropout"),
+])
+def test_config_refuses_bad_shapes(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        DenoiserConfig(**kwargs)

@@ -5,7 +5,6 @@ import pytest
 from scipy import stats
 
 from mdmlab import synth
-from tests import brute
 from tests.conftest import TINY, joint_of
 
 DRAWS = 100_000

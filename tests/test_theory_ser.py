@@ -1,6 +1,7 @@
 r"""Closed-form SERs of the hard languages against the sampler's exact law (enumeration)."""
 import numpy as np
 import pytest
+import sympy as sp
 
 from mdmlab import models
 from mdmlab import theory
@@ -91,3 +92,15 @@ def test_ser_at_or_above_one_half_below_the_threshold():
         n_half = bound.steps_needed(0.5, symbols=4, length=L)
         assert bound.evaluate(symbols=4, length=L, steps=n_half - 1) > 0.5
         assert n_half / L == pytest.approx(theory.pair_copy_slope(4, 0.5), rel=0.05)
+
+
+def test_block_copy_formula_at_two_is_the_pair_copy_formula():
+    r"""Two derivations, one per language, agree symbolically at m = 2 (and differ at m = 3)."""
+    sym, pair = theory.BLOCK_COPY_LINEAR.symbols, theory.PAIR_COPY_LINEAR
+    one_pair = pair.expr.subs(pair.symbols["length"], 2)  # one block: the survival probabilities themselves
+
+    def one_block(m):
+        return theory.BLOCK_COPY_LINEAR.expr.subs({sym["block"]: m, sym["length"]: m}).doit()
+
+    assert sp.simplify(one_block(2) - one_pair) == 0
+    assert sp.simplify(one_block(3) - one_pair) != 0
