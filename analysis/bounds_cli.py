@@ -1,9 +1,9 @@
 r"""``mdmlab bounds ter|ser|kl``: print a bound's statement, LaTeX and numbers; optionally write LaTeX."""
 import numpy as np
 
+from mdmlab import synth
 from mdmlab import theory
 from mdmlab.analysis.cli import SUMMARIES
-from mdmlab.analysis.specs import build_language
 from mdmlab.models import schedules
 
 DELTAS = (0.5, 0.1, 0.05, 0.01)
@@ -11,16 +11,16 @@ DELTAS = (0.5, 0.1, 0.05, 0.01)
 
 def add_parser(sub):
     p = sub.add_parser("bounds", help=SUMMARIES["bounds"],
-                       description=__doc__, epilog="Example: mdmlab bounds ser --language pair-copy --symbols 4 "
+                       description=__doc__, epilog="Example: mdmlab bounds ser --language pair-copy:symbols=4 "
                                                    "--length 64 --steps 8")
     kinds = p.add_subparsers(dest="bound", required=True, metavar="{ter,ser,kl}")
     ser = kinds.add_parser("ser", help="exact SER of a hard language and the steps it needs",
-                           epilog="Example: mdmlab bounds ser --language pair-copy --symbols 4 --length 64 --steps 8")
-    ser.add_argument("--language", choices=sorted(theory.SER_BOUNDS), default="pair-copy")
-    ser.add_argument("--symbols", type=int, default=2, help="k, the alphabet size")
+                           epilog="Example: mdmlab bounds ser --language pair-copy:symbols=4 --length 64 --steps 8")
+    ser.add_argument("--language", default="pair-copy:symbols=2",
+                     help=f"a spec or saved file of a hard language ({', '.join(theory.SER_BOUNDS)}), e.g. "
+                          f"pair-copy:symbols=4 or block-copy:symbols=2,block=3")
     ser.add_argument("--length", type=int, required=True, help="L")
     ser.add_argument("--steps", type=int, required=True, help="N")
-    ser.add_argument("--block", type=int, default=2, help="m, for block-copy")
     ser.add_argument("--schedule", default="linear", choices=["linear", "balanced", "balanced-front", "balanced-back"])
     ser.add_argument("--delta", type=float, nargs="+", default=list(DELTAS), help="SER targets for N*(L, delta)")
     ter = kinds.add_parser("ter", help="Feng et al.'s n-gram TER bound with its constants",
@@ -60,31 +60,46 @@ def run(args):
 
 
 def _ser(args):
-    bound = theory.SER_BOUNDS[args.language]
-    params = {"symbols": args.symbols, "length": args.length}
-    if args.language == "block-copy":
-        params["block"] = args.block
+    lang = _hard_language(args.language)
+    spec = lang.spec
+    for name in ("length", "steps"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    bound = theory.SER_BOUNDS[spec.kind]
+    params = {"length": args.length, **spec.params}
+
+    def ser_at(n):
+        value = theory.closed_form_ser(lang, schedules.resolve(args.schedule, args.length, n))
+        if value is None:
+            raise ValueError(f"no closed-form SER for {spec} under the {args.schedule} schedule at L={args.length}")
+        return value
+
+    value = ser_at(args.steps)
+    lines = [f"SER(N={args.steps}, L={args.length}, k={spec.params['symbols']}, {args.schedule}) = {value:.4f}"]
     if args.schedule != "linear":
-        return bound, params, _ser_counts(args)
-    value = float(bound.evaluate(**params, steps=args.steps))
-    lines = [f"SER(N={args.steps}, L={args.length}, k={args.symbols}, linear) = {value:.4f}"]
+        lines += _searched_n_star(ser_at, args)
+        return bound, {**params, "steps": args.steps, "schedule": args.schedule, "SER": value}, lines
     for d in args.delta:
         n_star = float(bound.steps_needed(d, **params))
         lines.append(f"N*(L, delta={d:g}) = {n_star:.0f}  (N*/L = {n_star / args.length:.3f})")
-    if args.language == "pair-copy":
-        lines += [f"slope lim N*/L at delta={d:g}: {theory.pair_copy_slope(args.symbols, d):.4f}" for d in args.delta]
+    if spec.kind == "pair-copy":
+        lines += [f"slope lim N*/L at delta={d:g}: {theory.pair_copy_slope(spec.params['symbols'], d):.4f}"
+                  for d in args.delta]
     return bound, {**params, "steps": args.steps, "SER": value}, lines
 
 
-def _ser_counts(args):
-    if args.language == "block-copy":
-        raise SystemExit("mdmlab bounds ser: --schedule balanced* is derived for pair-copy and all-equal only")
-    form = theory.pair_copy_ser_counts if args.language == "pair-copy" else theory.all_equal_ser_counts
+def _hard_language(text):
+    """The language of ``--language``; one line unless it is a hard language with closed forms."""
+    lang = synth.from_spec(text)
+    if lang.spec is None or lang.spec.kind not in theory.SER_BOUNDS:
+        raise ValueError(f"--language must name a hard language ({', '.join(theory.SER_BOUNDS)}), e.g. "
+                         f"pair-copy:symbols=4; {text!r} is {lang.spec or 'a language without a spec'}")
+    return lang
 
-    def ser_at(n):
-        return form(args.symbols, schedules.resolve(args.schedule, args.length, n).counts)
 
-    lines = [f"SER(N={args.steps}, L={args.length}, k={args.symbols}, {args.schedule}) = {ser_at(args.steps):.4f}"]
+def _searched_n_star(ser_at, args):
+    """N*(L, delta) as the least N <= L with SER <= delta (fixed counts have no continuous inverse)."""
+    lines = []
     for d in args.delta:
         n_star = next((n for n in range(1, args.length + 1) if ser_at(n) <= d), None)
         lines.append(f"N*(L, delta={d:g}) = {n_star} " + (f"(N*/L = {n_star / args.length:.3f})" if n_star else
@@ -106,7 +121,7 @@ def _kl(args):
     lines = []
     mi = args.mutual_information
     if mi is None:
-        res = theory.total_mutual_information(build_language(args.language), args.length, rng=args.seed)
+        res = theory.total_mutual_information(synth.from_spec(args.language), args.length, rng=args.seed)
         mi = res.nats
         lines.append(f"sum_i I(X_i; X_-i) = {res.nats:.6f} nats ({res.method}" +
                      (f", std. error {res.stderr:.2g})" if res.stderr else ")"))

@@ -5,8 +5,8 @@ import sys
 import numpy as np
 
 from mdmlab import models
+from mdmlab import synth
 from mdmlab.analysis.cli import SUMMARIES
-from mdmlab.analysis.specs import KINDS, build_language
 from mdmlab.models import POLICIES, SCHEDULES
 
 _COLOURS = ["\033[38;5;{}m".format(c) for c in (196, 208, 226, 46, 51, 33, 93, 201)]
@@ -15,7 +15,8 @@ _COLOURS = ["\033[38;5;{}m".format(c) for c in (196, 208, 226, 46, 51, 33, 93, 2
 def add_parsers(sub):
     lang = sub.add_parser("languages", help=SUMMARIES["languages"],
                           epilog="Example: mdmlab languages ngram:order=3,vocab=8,sparsity=0.5,seed=1 --save lang.npz")
-    lang.add_argument("spec", help=f"language spec ({', '.join(KINDS)}: kind:key=value,...) or a saved file")
+    lang.add_argument("spec", help=f"language spec ({', '.join(synth.LANGUAGE_KINDS)}: kind:key=value,...) "
+                                      f"or a saved file")
     lang.add_argument("--length", type=int, default=64, help="L for the entropy and mutual information shown")
     lang.add_argument("--save", metavar="FILE", help="write the language to FILE")
     lang.set_defaults(func=_languages)
@@ -86,10 +87,11 @@ def add_parsers(sub):
 def _languages(args):
     from mdmlab.theory import total_mutual_information
 
-    lang = build_language(args.spec)
+    lang = synth.from_spec(args.spec)
     h = lang.entropy(args.length, rng=0)
     mi = total_mutual_information(lang, args.length, rng=0)
     print(f"{lang!r}")
+    print(f"spec: {lang.spec if lang.spec is not None else 'none (built by hand)'}")
     print(f"H(X_1:{args.length}) / L = {h.nats / args.length:.6f} nats/token ({h.method})")
     print(f"sum_i I(X_i; X_-i) at L = {args.length}: {mi.nats:.6f} nats ({mi.method})")
     print("sample:", " ".join(map(str, lang.sample(min(args.length, 40), rng=0))))
@@ -100,7 +102,7 @@ def _languages(args):
 
 
 def _sample(args):
-    lang = build_language(args.spec)
+    lang = synth.from_spec(args.spec)
     res = models.sample(lang, args.length, args.steps, size=args.size, schedule=args.schedule, policy=args.policy,
                         block_length=args.block_length, rng=args.seed)
     colour = sys.stdout.isatty() and not args.no_colour and "NO_COLOR" not in os.environ
@@ -127,7 +129,7 @@ def _sweep(args):
                       policies=tuple(args.policy), seeds=args.seeds, samples=args.samples, target_ci=args.target_ci,
                       max_samples=args.max_samples, kl=args.kl, base_seed=args.base_seed)
     for spec in cfg.languages:
-        build_language(spec)  # fail fast on a bad spec, before any worker starts
+        synth.from_spec(spec)  # fail fast on a bad spec, before any worker starts
     table = run_sweep(cfg, args.out, workers=args.workers)
     print(f"{len(table)} cells in {os.path.join(args.out, 'results.csv')}")
     return 0
@@ -137,7 +139,7 @@ def _train(args):
     from mdmlab.models.denoiser import DenoiserConfig
     from mdmlab.models.training import TrainConfig, train
 
-    lang = build_language(args.language)
+    lang = synth.from_spec(args.language)
     model = DenoiserConfig(vocab_size=lang.vocab_size, length=args.length, n_layer=args.layers, n_head=args.heads,
                            n_embd=args.width)
     cfg = TrainConfig(language=args.language, length=args.length, model=model, batch_size=args.batch_size,

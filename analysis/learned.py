@@ -11,14 +11,14 @@ import pandas as pd
 import torch
 
 from mdmlab import models
+from mdmlab import synth
 from mdmlab.analysis import metrics
-from mdmlab.analysis.specs import build_language, parse_spec
 from mdmlab.models.training import load_denoiser
 
 
 def compare(language_spec, checkpoint, *, length, steps, samples=512, schedule="linear", seed=0):
     r"""Tidy DataFrame, one row per (denoiser, N), plus the checkpoint's eps_learning in every row."""
-    lang = build_language(language_spec)
+    lang = synth.from_spec(language_spec)
     model = load_denoiser(checkpoint)
     eps = float(torch.load(checkpoint, map_location="cpu", weights_only=False)["eps_learning"])
     h = lang.entropy(length).nats / length
@@ -37,10 +37,18 @@ def compare(language_spec, checkpoint, *, length, steps, samples=512, schedule="
 
 
 def feng_curves(df):
-    """(N, Feng bound with unit constants, the same plus eps_learning) for the compared language."""
+    r"""(N, Feng bound with unit constants, the same plus eps_learning) for the compared language.
+
+    Raises
+    ------
+    ValueError
+        If the compared language (a spec or a saved file) is not an n-gram language.
+    """
     from mdmlab import theory
 
-    _, params = parse_spec(df["language"].iloc[0])
+    lang = synth.from_spec(df["language"].iloc[0])
+    if not isinstance(lang, synth.NGramLanguage):
+        raise ValueError(f"Feng's TER bound is for n-gram languages; {df['language'].iloc[0]!r} is {lang!r}")
     N = np.geomspace(df["steps"].min(), df["steps"].max(), 50)
-    bound = theory.FENG_TER.evaluate(order=params["order"], vocab=params["vocab"], steps=N)
+    bound = theory.FENG_TER.evaluate(order=lang.order, vocab=lang.vocab_size, steps=N)
     return N, bound, bound + df["eps_learning"].iloc[0]

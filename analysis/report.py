@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from mdmlab import synth
 from mdmlab import theory
 from mdmlab.analysis import figures, scaling
 from mdmlab.analysis.manifest import manifest
-from mdmlab.analysis.specs import parse_spec
 from mdmlab.analysis.sweep import SweepConfig, run_sweep
 
 TER_LANG = "ngram:order=3,vocab=8,seed=1"
@@ -137,18 +137,20 @@ def _kl_table(df):
 
 
 def _feng_curve(ter):
-    kind, params = parse_spec(TER_LANG)
+    """The Feng rate fitted to the TER table, for the n-gram language that table ran on."""
+    lang = synth.from_spec(ter["language"].iloc[0])
+    n, V = lang.order, lang.vocab_size
     g = ter[np.isfinite(ter["ter_gap"])].groupby("steps")["ter_gap"].mean()
-    fit = theory.fit_ter_rate(g.index.values, g.values, order=params["order"], vocab=params["vocab"])
+    fit = theory.fit_ter_rate(g.index.values, g.values, order=n, vocab=V)
     N = np.geomspace(g.index.min(), g.index.max(), 50)
-    const = fit.constant ** params["order"]  # c_steps with c_excess = 1 reproduces the fitted product
-    return N, theory.FENG_TER.evaluate(order=params["order"], vocab=params["vocab"], steps=N, c_steps=const)
+    const = fit.constant ** n  # c_steps with c_excess = 1 reproduces the fitted product
+    return N, theory.FENG_TER.evaluate(order=n, vocab=V, steps=N, c_steps=const)
 
 
 def _figures(tables, nstar, out_dir):
     pair = tables["ser"][tables["ser"]["language"] == SER_LANGS[0]]
 
-    k = int(parse_spec(SER_LANGS[0])[1]["symbols"])
+    k = synth.from_spec(SER_LANGS[0]).spec.params["symbols"]
     lengths = np.array(sorted(pair["length"].unique()))
     predicted = theory.PAIR_COPY_LINEAR.steps_needed(0.5, symbols=k, length=lengths) / lengths
     specs = [

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mdmlab import synth
 from mdmlab import theory
-from mdmlab.analysis.specs import parse_spec
 
 #: Tolerance on the fitted exponent of N*(L): a linear law with an O(1) offset bends the log-log slope.
 EXPONENT_TOL = 0.05
@@ -43,13 +43,19 @@ def ter_slope_in_log_length(df):
 
 
 def ter_rate(df):
-    r"""Fit of ter_gap(N) to the Feng rate per (language, L) and the bound with unit constants."""
+    r"""Fit of ter_gap(N) to the Feng rate per (n-gram language, L) and the bound with unit constants.
+
+    Each ``language`` entry is built with ``synth.from_spec`` (a spec or a saved file) and read for its
+    order and V; languages that are not n-gram languages are skipped.
+    """
     rows = []
     for (lang, sched, L), g in df[np.isfinite(df["ter_gap"])].groupby(["language", "schedule", "length"]):
-        kind, params = parse_spec(lang)
-        if kind != "ngram" or g["steps"].nunique() < 3:
+        if g["steps"].nunique() < 3:
             continue
-        n, V = params["order"], params["vocab"]
+        language = synth.from_spec(lang)  # a spec or a saved file: its order and V, not its name's
+        if not isinstance(language, synth.NGramLanguage):
+            continue
+        n, V = language.order, language.vocab_size
         g = g.groupby("steps")["ter_gap"].mean()
         bound = theory.FENG_TER.evaluate(order=n, vocab=V, steps=g.index.values)
         within = bool(np.all(g.values <= bound))

@@ -21,10 +21,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from mdmlab import models
+from mdmlab import synth
 from mdmlab import theory
 from mdmlab.analysis import metrics
 from mdmlab.analysis.manifest import manifest
-from mdmlab.analysis.specs import build_language, parse_spec
 from mdmlab.models import schedules
 
 
@@ -155,7 +155,7 @@ def _maybe_parquet(table, out_dir):
 
 @lru_cache(maxsize=64)
 def _language(spec):
-    return build_language(spec)
+    return synth.from_spec(spec)
 
 
 @lru_cache(maxsize=256)
@@ -187,8 +187,9 @@ def run_cell(cell, config):
     _put(row, "diversity", metrics.diversity(res.tokens, lang.vocab_size))
     row["nfe"] = float(res.nfe.mean())
     plan = schedules.resolve(cell.schedule, L, N)
-    row["s_max"] = plan.max_per_step if plan.kind == "fixed" else int(np.max(_counts_max(res, N)))
-    row["ser_closed_form"] = _closed_form_ser(cell, plan)
+    row["s_max"] = plan.max_per_step if plan.kind == "fixed" else int(res.counts.max())
+    ser_exact = theory.closed_form_ser(lang, plan, policy=cell.policy)
+    row["ser_closed_form"] = float("nan") if ser_exact is None else ser_exact
     if config.kl and cell.policy == "random":
         _put(row, "kl_q_pm", metrics.kl_q_pm(lang, L, N, samples=row["samples"], schedule=cell.schedule, rng=rng_kl))
         mi = _mutual_information(cell.language, L, int(rng_entropy.integers(2 ** 31)))
@@ -198,10 +199,6 @@ def run_cell(cell, config):
                                if plan.kind == "fixed" else float("nan"))
     row["seconds"] = time.perf_counter() - t0
     return row
-
-
-def _counts_max(res, N):
-    return np.stack([(res.reveal_step == j).sum(axis=1) for j in range(N)], axis=1).max(axis=1)
 
 
 def _draw(lang, cell, config, rng):
@@ -217,8 +214,8 @@ def _draw(lang, cell, config, rng):
         if (s.high - s.low) / 2 <= config.target_ci and not (np.isfinite(t.stderr) and t.stderr > config.target_ci):
             break
         parts.append(models.sample(lang, cell.length, cell.steps, size=config.samples, **kw))
-    cat = {f: np.concatenate([getattr(p, f) for p in parts]) for f in ("tokens", "reveal_step", "nfe",
-                                                                         "log_prob_sampler")}
+    cat = {f: np.concatenate([getattr(p, f) for p in parts]) for f in ("tokens", "reveal_step", "counts",
+                                                                         "nfe", "log_prob_sampler")}
     return dataclasses.replace(res, **cat)
 
 
@@ -228,18 +225,3 @@ def _put(row, name, est):
         row[name + "_se"] = est.stderr
     row[name + "_low"], row[name + "_high"] = est.low, est.high
 
-
-def _closed_form_ser(cell, plan):
-    """Exact SER of a theory hard language under this cell's schedule (random policy), else NaN."""
-    kind, params = parse_spec(cell.language)
-    if cell.policy != "random" or kind not in theory.SER_BOUNDS:
-        return float("nan")
-    k, L = params.get("symbols", 2), cell.length
-    m = {"pair-copy": 2, "all-equal": L, "block-copy": params.get("block", 2)}[kind]
-    if plan.kind == "ancestral":
-        return theory.block_copy_ser_weights(k, L, m, plan.reveal_weights)
-    if kind == "pair-copy":
-        return theory.pair_copy_ser_counts(k, plan.counts)
-    if kind == "all-equal":
-        return theory.all_equal_ser_counts(k, plan.counts)
-    return float("nan")

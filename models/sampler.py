@@ -1,48 +1,60 @@
-r"""The masked-diffusion sampler: exact denoiser (fused numba path) or any denoiser (generic driver).
+r"""The masked-diffusion sampler: exact denoiser (fused numba paths) or any denoiser (generic driver).
 
 Denoiser protocol: an object with ``conditionals(x) -> (B, L, V)`` taking int64 tokens ``(B, L)``
 with ``synth.MASK`` at masked positions and returning, for every masked position, the distribution
 of its token given the unmasked ones (rows of observed positions are ignored). Every
-``synth`` language implements it exactly and runs on the fused path; anything else (e.g. the torch
-denoiser) runs through the generic driver, one ``conditionals`` call per step that reveals tokens.
+``synth.Language`` is exact: its public ``chain()`` (an :class:`~synth.HMMChain` or an
+:class:`~synth.NGramChain`) runs on the fused paths (``"sweep"``, ``"tree"``); anything else (e.g. the
+torch denoiser) runs through the generic driver, one ``conditionals`` call per step that reveals tokens.
+
+:func:`sample` validates everything and resolves ``method`` (``"auto"`` -> ``"tree"``, ``"sweep"``
+or ``"generic"``) before it draws any randomness, then hands the draws to one runner of
+:data:`RUNNERS`.
 """
 from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from mdmlab.models import _kernels as kern
+from mdmlab.models import _tree
 from mdmlab.models import policies as pol
 from mdmlab.models import schedules as sch
-from mdmlab.synth import MASK
+from mdmlab.synth import MASK, HMMChain, Language, NGramChain, kernel_arrays
 from mdmlab.synth import _validation as val
-from mdmlab.synth.hmm import HMMLanguage
-from mdmlab.synth.ngram import NGramLanguage
 
 _ROW_TOL = 1e-6
 
 
 @dataclass(frozen=True)
 class SampleResult:
-    r"""Output of :func:`sample`.
+    r"""Output of :func:`sample`; ``batch`` is the ``size`` shape (``()`` for ``size=None``).
 
     Attributes
     ----------
-    tokens : (B, L) int64
+    tokens : (*batch, L) int64
         The generated sequences x.
-    reveal_step : (B, L) int64
+    reveal_step : (*batch, L) int64
         j such that position i was revealed at step j (0-based); the partition M of the run.
-    nfe : (B,) int64
-        Steps that revealed at least one token (denoiser calls a caching sampler needs).
-    log_prob_sampler : (B,) float64
+    counts : (*batch, N) int64
+        s_j = |M_j|, the number of tokens the run revealed at step j (sums to L); drawn by the
+        schedule (fixed, or Binomial for ancestral schedules).
+    nfe : (*batch) int64
+        Steps that revealed at least one token (denoiser calls a caching sampler needs), #{j : s_j > 0}.
+    log_prob_sampler : (*batch) float64
         log p_M(x) = sum_j sum_{i in M_j} log p(x_i | x_{M_<j}): the exact log-probability of x under
         the sampler's law given the realised reveal steps.
     steps, schedule, policy, block_length, method :
         The run's configuration (the schedule as its resolved :class:`~models.schedules.Schedule`;
         ``method`` the path that ran: ``"tree"``, ``"sweep"`` or ``"generic"``).
+
+    For ``size=None``, ``nfe`` and ``log_prob_sampler`` are numpy scalars (``np.int64``,
+    ``np.float64``; shape ``()``), as numpy returns for ``size=None``.
     """
 
     tokens: np.ndarray
     reveal_step: np.ndarray
+    counts: np.ndarray
     nfe: np.ndarray
     log_prob_sampler: np.ndarray
     steps: int
@@ -52,7 +64,7 @@ class SampleResult:
     method: str
 
 
-METHODS = ("auto", "sweep", "tree")
+METHODS = ("auto", "tree", "sweep", "generic")
 
 
 def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="random", block_length=None,
@@ -64,81 +76,74 @@ def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="ran
 
     Parameters
     ----------
-    denoiser : synth language or object with ``conditionals(x) -> (B, L, V)``
+    denoiser : synth.Language or object with ``conditionals(x) -> (B, L, V)``
     length : int
         L >= 1.
     steps : int
         N, 1 <= N <= L.
-    size : None or int
-        Batch size B (None gives B = 1; the result keeps the batch axis).
+    size : None, int or tuple of int
+        Batch shape, as in numpy: None gives one sequence (``tokens`` of shape (L,)), an int B
+        gives (B, L), a tuple prepends its dimensions (each >= 1).
     schedule : str, callable or sequence of int
         Count policy, see :mod:`models.schedules`.
     policy : str
         Position policy, see :mod:`models.policies`.
     block_length : int, optional
         Semi-autoregressive block length.
-    method : {"auto", "sweep", "tree"}
-        Exact-denoiser path. ``"sweep"``: one forward-backward per step, O(N L K^2), bit-identical
-        to the generic driver. ``"tree"`` (static policies only): a segment tree of transfer
-        matrices, O(L K^3 log L) whatever N, so one-token-per-step runs cost O(L log L) instead of
-        O(L^2); it agrees with the sweep to rounding. ``"auto"`` picks the cheaper by that count.
+    method : {"auto", "tree", "sweep", "generic"}
+        ``"sweep"`` (exact languages): one forward-backward per step, O(N L K^2) (n-grams O(N L K V)),
+        bit-identical to the generic driver. ``"tree"`` (exact languages, static policies): a
+        segment tree of transfer matrices, O(L K^3 log L) whatever N, so one-token-per-step runs cost
+        O(L log L) instead of O(L^2); it agrees with the sweep to rounding. ``"generic"``: one
+        ``conditionals`` call per step (a language runs as :class:`ExactDenoiser`). ``"auto"``:
+        the generic driver for a non-language, else the cheaper exact path by those counts.
     rng : None, int or numpy.random.Generator
 
     Returns
     -------
     SampleResult
+
+    Raises
+    ------
+    ValueError, TypeError
+        Before any randomness is drawn: bad lengths, size, schedule, policy, block length, method
+        (or a method the denoiser or policy cannot run), or a denoiser without ``conditionals``.
     """
-    L = val.check_int("length", length, low=1)
-    N = val.check_int("steps", steps, low=1)
-    if N > L:
-        raise ValueError(f"steps must be between 1 and length = {L} (each step reveals at least one token "
-                         f"on average), got {N}")
-    B = 1 if size is None else val.check_int("size", size, low=1)
-    plan = sch.resolve(schedule, L, N)
-    code = pol.resolve(policy)
-    block_of = pol.blocks(L, block_length)
+    run = _check_run(denoiser, length, steps, size, schedule, policy, block_length, method)
     rng = np.random.default_rng(rng)
-    counts, rank = _draw_plan(plan, B, L, rng)
-    token_u = rng.random((B, L))
-    tokens = np.empty((B, L), dtype=np.int64)
-    reveal = np.full((B, L), -1, dtype=np.int64)
-    lp, nfe = np.zeros(B), np.zeros(B, dtype=np.int64)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-    exact = isinstance(denoiser, (HMMLanguage, NGramLanguage))
-    if method == "tree" and not (exact and kern.is_static(code)):
-        raise ValueError(f"method='tree' needs a synth language and a static policy ('random' or "
-                         f"'left-to-right'), got {type(denoiser).__name__} with policy {policy!r}")
-    ran = "generic"
-    if exact and _use_tree(denoiser, L, N, code, method):
-        ran = "tree"
-        initial, transition, emission = _dense(denoiser)
-        kern.sample_tree(initial, transition, emission, counts, code, block_of, rank, token_u, tokens, reveal, lp,
-                         nfe)
-    else:
-        run, ran = (_fused, "sweep") if exact else (_generic, "generic")
-        run(denoiser, counts, code, block_of, rank, token_u, tokens, reveal, lp, nfe)
-    return SampleResult(tokens, reveal, nfe, lp, N, plan, policy, block_length, ran)
+    counts, rank = _draw_plan(run.plan, run.B, run.L, rng)
+    token_u = rng.random((run.B, run.L))
+    out = _Outputs(np.empty((run.B, run.L), dtype=np.int64), np.full((run.B, run.L), -1, dtype=np.int64),
+                   np.zeros(run.B), np.zeros(run.B, dtype=np.int64))
+    RUNNERS[run.method](run, counts, rank, token_u, out)
+    shape = run.shape
+    return SampleResult(out.tokens.reshape(shape + (run.L,)), out.reveal.reshape(shape + (run.L,)),
+                        counts.reshape(shape + (run.N,)), out.nfe.reshape(shape)[()],
+                        out.log_prob.reshape(shape)[()], run.N, run.plan, policy, block_length, run.method)
 
 
 class ExactDenoiser:
     r"""A synth language as a denoiser with the sampler's fallback: q(x_i | revealed) where the
-    revealed tokens have positive probability, uniform rows where they have none.
+    revealed tokens have positive probability, uniform rows where they have none
+    (``language.conditionals(x, impossible="uniform")``).
 
-    This is what the fused path computes; wrapping a language in it sends it through the generic
+    This is what the fused paths compute; wrapping a language in it sends it through the generic
     driver instead (used to check that both paths agree bit for bit).
     """
 
     def __init__(self, language):
+        if not isinstance(language, Language):
+            raise TypeError(f"language must be a synth.Language, got {type(language).__name__}")
         self.language = language
 
+    @property
+    def vocab_size(self):
+        """V, the language's number of tokens."""
+        return self.language.vocab_size
+
     def conditionals(self, x):
-        """(B, L, V) rows; see the class docstring for the fallback."""
-        x2 = val.check_tokens("x", x, self.language.vocab_size, allow_mask=True)
-        rows, log_ev = self.language._run_posteriors(x2.reshape(-1, x2.shape[-1]), onehot_observed=True)
-        dead = (log_ev == -np.inf)[:, None] & (x2.reshape(-1, x2.shape[-1]) < 0)  # (B, L)
-        rows[dead] = 1.0 / self.language.vocab_size
-        return rows.reshape(x2.shape + (self.language.vocab_size,))
+        """(*batch, L, V) rows; see the class docstring for the fallback."""
+        return self.language.conditionals(x, impossible="uniform")
 
 
 def reveal_partitions(length, steps, *, size=None, schedule="linear", policy="random", block_length=None,
@@ -151,24 +156,114 @@ def reveal_partitions(length, steps, *, size=None, schedule="linear", policy="ra
 
     Returns
     -------
-    (B, L) int64, the 0-based step at which each position is revealed.
+    (*size, L) int64, the 0-based step at which each position is revealed; ``size=None`` gives (L,).
     """
-    L = val.check_int("length", length, low=1)
-    N = val.check_int("steps", steps, low=1)
-    if N > L:
-        raise ValueError(f"steps must be between 1 and length = {L}, got {N}")
+    L, N, shape, B = _check_lengths(length, steps, size)
     code = pol.resolve(policy)
     if not kern.is_static(code):
         raise ValueError(f"reveal_partitions needs a static policy ('random' or 'left-to-right'), got {policy!r}")
-    B = 1 if size is None else val.check_int("size", size, low=1)
     plan, block_of = sch.resolve(schedule, L, N), pol.blocks(L, block_length)
     rng = np.random.default_rng(rng)
     counts, rank = _draw_plan(plan, B, L, rng)
     out = np.empty((B, L), dtype=np.int64)
     for b in range(B):
         out[b, kern.static_order(code, block_of, rank[b])] = np.repeat(np.arange(N), counts[b])
-    return out
+    return out.reshape(shape + (L,))
 
+
+# -- validation: everything a run needs, resolved before the first draw --------------------------
+
+class _Run(NamedTuple):
+    """A validated run: what to call (``method``, the denoiser or the chain's kernel arrays) and the plan."""
+
+    method: str
+    denoiser: object  # the generic path's denoiser (a language wrapped in ExactDenoiser); else None
+    arrays: object  # the exact paths' synth.HMMArrays / NGramArrays (the tree's: dense); else None
+    family: object  # the chain type's _Family; None for a non-language
+    shape: tuple
+    B: int
+    L: int
+    N: int
+    plan: sch.Schedule
+    code: int
+    block_of: np.ndarray
+
+
+class _Outputs(NamedTuple):
+    """Preallocated kernel outputs, flat batch: tokens (B, L), reveal (B, L), log_prob (B,), nfe (B,)."""
+
+    tokens: np.ndarray
+    reveal: np.ndarray
+    log_prob: np.ndarray
+    nfe: np.ndarray
+
+
+def _check_lengths(length, steps, size):
+    """(L, N, batch shape, B) with 1 <= N <= L and every batch dimension >= 1."""
+    L = val.check_int("length", length, low=1)
+    N = val.check_int("steps", steps, low=1)
+    if N > L:
+        raise ValueError(f"steps must be between 1 and length = {L} (each step reveals at least one token "
+                         f"on average), got {N}")
+    shape = val.check_size(size)
+    if any(d < 1 for d in shape):
+        raise ValueError(f"size must be None, an int >= 1 or a tuple of ints >= 1, got {size!r}")
+    return L, N, shape, int(np.prod(shape, dtype=np.int64))
+
+
+def _check_run(denoiser, length, steps, size, schedule, policy, block_length, method):
+    L, N, shape, B = _check_lengths(length, steps, size)
+    plan, code, block_of = sch.resolve(schedule, L, N), pol.resolve(policy), pol.blocks(L, block_length)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    chain = denoiser.chain() if isinstance(denoiser, Language) else None
+    arrays = None if chain is None else kernel_arrays(chain)  # validates the chain, TypeError for other types
+    family = None if chain is None else _FAMILIES[type(chain)]
+    ran = _resolve_method(method, arrays, family, L, N, code)
+    if ran in ("tree", "sweep") and (chain is None or (ran == "tree" and not kern.is_static(code))):
+        need = "a synth language" + (" and a static policy ('random' or 'left-to-right')" if ran == "tree" else "")
+        raise ValueError(f"method={ran!r} needs {need}, got {type(denoiser).__name__} with policy {policy!r}")
+    if ran == "generic":
+        generic = ExactDenoiser(denoiser) if chain is not None else _check_denoiser(denoiser)
+        return _Run(ran, generic, None, None, shape, B, L, N, plan, code, block_of)
+    if ran == "tree":
+        dense = family.dense(chain)
+        arrays = arrays if dense is chain else kernel_arrays(dense)
+    K = arrays.num_states
+    val.check_entries("the forward messages (L, K) kept per sequence in flight", (L, K))
+    if ran == "tree":
+        val.check_entries("the segment tree (2 P, K, K) kept per sequence in flight, P = 2^ceil(log2 L)",
+                          (2 * _tree_leaves(L), K, K))
+    return _Run(ran, None, arrays, family, shape, B, L, N, plan, code, block_of)
+
+
+def _resolve_method(method, arrays, family, L, N, code):
+    """``"auto"``: generic without a chain; else the tree when static and L K^3 log L beats N L sweep_cost."""
+    if method != "auto":
+        return method
+    if arrays is None:
+        return "generic"
+    if not kern.is_static(code):
+        return "sweep"
+    K, V = arrays.num_states, arrays.vocab_size  # the tree runs the dense chain on the same K states
+    sweep = N * L * family.sweep_cost(K, V)
+    tree = L * K ** 3 * max(1.0, np.log2(L))
+    return "tree" if tree < sweep and 2 * L * K * K <= val.MAX_ENTRIES else "sweep"
+
+
+def _tree_leaves(L):
+    """P = 2^ceil(log2 L), the leaves of the segment tree."""
+    return 1 << (L - 1).bit_length()
+
+
+def _check_denoiser(denoiser):
+    if not callable(getattr(denoiser, "conditionals", None)):
+        raise TypeError(f"denoiser must be a synth language or have a conditionals(x) method, got "
+                        f"{type(denoiser).__name__}")
+    return denoiser
+
+
+# -- randomness ----------------------------------------------------------------------------------
 
 def _draw_plan(plan, B, L, rng):
     """A run's reveal randomness, in the order every path consumes it: counts (B, N), then the ranks
@@ -177,58 +272,63 @@ def _draw_plan(plan, B, L, rng):
     return counts, np.argsort(rng.random((B, L)), axis=1).argsort(axis=1)
 
 
-def _use_tree(language, L, N, code, method):
-    """Tree when asked, or (auto) when L K^3 log L beats the sweep's N L (K^2 or K V) flops."""
-    if method != "auto":
-        return method == "tree"
-    if not kern.is_static(code):
-        return False
-    K, V = language._message_width, language.vocab_size
-    sweep = N * L * (K * K if isinstance(language, HMMLanguage) else K * V)
-    tree = L * K ** 3 * max(1.0, np.log2(L))
-    return tree < sweep and 2 * L * K * K <= val.MAX_ENTRIES
+# -- runners: one per method, all with the same draws and outputs --------------------------------
+
+def _frozen_zeros(shape):
+    a = np.zeros(shape)
+    a.flags.writeable = False  # the same numba type as the (read-only) kernel arrays
+    return a
 
 
-def _dense(language):
-    """(initial, transition, emission) of the language as a dense HMM (n-grams: window states)."""
-    hmm = language if isinstance(language, HMMLanguage) else language.to_hmm()
-    return hmm.initial, hmm.transition, hmm.emission
+_NO_HMM = tuple(_frozen_zeros(s) for s in ((1,), (1, 1), (1, 1), (1, 1), (1, 1)))
+_NO_NGRAM = tuple(_frozen_zeros(s) for s in ((1,), (1, 1, 1), (1, 1, 1)))
 
 
-_NO_VEC, _NO_MAT, _NO_CUBE = np.zeros(1), np.zeros((1, 1)), np.zeros((1, 1, 1))
+class _Family(NamedTuple):
+    """What the sampler needs to know about one chain type."""
+
+    sweep_cost: Callable  # (K, V) -> flops per position of one forward-backward step
+    dense: Callable  # chain -> the HMMChain the tree path runs
+    sweep_args: Callable  # kernel arrays -> (family code, HMM params, n-gram params) of kern.sample_fused
 
 
-def _kernel_args(language):
-    """(family, HMM params, n-gram params, K) of a language's exact denoiser; placeholders for the other."""
-    if isinstance(language, HMMLanguage):
-        params = (language.initial, language.transition, language._transition_t, language.emission,
-                  language._emission_t)
-        return kern.HMM, params, (_NO_VEC, _NO_CUBE, _NO_CUBE), language.num_states
-    params = (language._initial_flat, language._table_fw, language._table_bw)
-    return kern.NGRAM, (_NO_VEC, _NO_MAT, _NO_MAT, _NO_MAT, _NO_MAT), params, language._message_width
+_FAMILIES = {
+    HMMChain: _Family(lambda K, V: K * K, lambda chain: chain,
+                      lambda a: (kern.HMM, (a.initial, a.transition, a.transition_t, a.emission, a.emission_t),
+                                 _NO_NGRAM)),
+    NGramChain: _Family(lambda K, V: K * V, NGramChain.dense,
+                        lambda a: (kern.NGRAM, _NO_HMM, (a.initial, a.table_fw, a.table_bw))),
+}
 
 
-def _fused(language, counts, code, block_of, rank, token_u, tokens, reveal, lp, nfe):
-    family, hmm_params, ngram_params, K = _kernel_args(language)
-    val.check_entries("the forward messages (L, K) kept per sequence in flight", (rank.shape[1], K))
-    kern.sample_fused(family, hmm_params, ngram_params, K, language.vocab_size, counts, code, block_of, rank, token_u,
-                      tokens, reveal, lp, nfe)
+def _run_tree(run, counts, rank, token_u, out):
+    a = run.arrays
+    _tree.sample_tree(a.initial, a.transition, a.emission, counts, run.code, run.block_of, rank, token_u, out.tokens,
+                      out.reveal, out.log_prob, out.nfe)
 
 
-def _generic(denoiser, counts, code, block_of, rank, token_u, tokens, reveal, lp, nfe):
-    if not callable(getattr(denoiser, "conditionals", None)):
-        raise TypeError(f"denoiser must be a synth language or have a conditionals(x) method, got "
-                        f"{type(denoiser).__name__}")
+def _run_sweep(run, counts, rank, token_u, out):
+    family, hmm_params, ngram_params = run.family.sweep_args(run.arrays)
+    kern.sample_fused(family, hmm_params, ngram_params, run.arrays.num_states, run.arrays.vocab_size, counts,
+                      run.code, run.block_of, rank, token_u, out.tokens, out.reveal, out.log_prob, out.nfe)
+
+
+def _run_generic(run, counts, rank, token_u, out):
     B, N = counts.shape
     x = np.full(rank.shape, MASK, dtype=np.int64)
     ptrs = np.zeros(B, dtype=np.int64)
     for j in range(N):
         if not counts[:, j].any():
             continue
-        rows = np.ascontiguousarray(denoiser.conditionals(x), dtype=np.float64)
+        rows = np.ascontiguousarray(run.denoiser.conditionals(x), dtype=np.float64)
         _check_rows(rows, x)
-        kern.generic_step(x, rows, j, counts, code, block_of, rank, ptrs, token_u, reveal, lp, nfe)
-    tokens[:] = x
+        kern.generic_step(x, rows, j, counts, run.code, run.block_of, rank, ptrs, token_u, out.reveal, out.log_prob,
+                          out.nfe)
+    out.tokens[:] = x
+
+
+#: method name -> runner(run, counts, rank, token_u, out); "auto" is resolved before this table.
+RUNNERS = {"tree": _run_tree, "sweep": _run_sweep, "generic": _run_generic}
 
 
 def _check_rows(rows, x):

@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mdmlab.models.denoiser import Denoiser, DenoiserConfig, default_device
-from mdmlab.synth import MASK
+from mdmlab.synth import MASK, from_spec
 
 
 @dataclasses.dataclass
@@ -122,11 +122,9 @@ def train(cfg, *, language=None, out_dir=None, resume=False, progress=True, devi
     -------
     TrainResult
     """
-    from mdmlab.analysis.specs import build_language  # the spec parser lives with the CLI
-
     if cfg.objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {cfg.objective!r}")
-    language = language or build_language(cfg.language)
+    language = language or from_spec(cfg.language)
     device = torch.device(device) if device is not None else default_device()
     mcfg = cfg.model or DenoiserConfig(vocab_size=language.vocab_size, length=cfg.length, n_layer=2, n_embd=64)
     seeds = np.random.SeedSequence(cfg.seed).spawn(2)

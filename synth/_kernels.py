@@ -91,10 +91,11 @@ def _hmm_absorb(pred, emission_t, xt, alpha):
 
 @njit(cache=True)
 def _vecmat(vec, mat, out):
-    """out = vec @ mat for vec (K,), mat (K, M): rows accumulated four at a time.
+    """out = vec @ mat for vec (K,), mat (K, M): rows accumulated eight at a time.
 
     The inner loop is contiguous in ``mat`` and ``out`` (it vectorises without fastmath), and
-    taking four rows per pass quarters the loads and stores of ``out``.
+    taking eight rows per pass (a block of eight zero weights is skipped) divides the loads and
+    stores of ``out`` by eight; the K mod 8 remaining rows are added one at a time.
     """
     K, M = mat.shape
     for j in range(M):

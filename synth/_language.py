@@ -1,10 +1,12 @@
 r"""The public behaviour shared by every exact synthetic language.
 
-A subclass supplies three kernel hooks on flattened ``(B, L)`` int64 tokens:
-``_log_evidence(x, out)``, ``_posteriors(x, onehot_observed, out, log_ev)`` and
-``_sample(uniforms, out)`` plus ``_uniforms_per_token``; everything else (validation, batch
-shapes, ``size=``, ``rng=``, errors for impossible conditioning, entropy by enumeration or Monte
-Carlo) lives here once.
+A subclass supplies one public method, ``chain()``, returning an :class:`~synth.HMMChain` or an
+:class:`~synth.NGramChain` (see :mod:`synth.chain`). The kernel hooks on flattened ``(B, L)`` int64
+tokens (``_log_evidence(x, out)``, ``_posteriors(x, onehot_observed, out, log_ev)``,
+``_sample(uniforms, out)``, ``_uniforms_per_token``, ``_message_width``) run the chain's kernels
+through its :func:`~synth.kernel_arrays`, computed once and cached; everything else (validation,
+batch shapes, ``size=``, ``rng=``, errors for impossible conditioning, entropy by enumeration or
+Monte Carlo) lives here once.
 """
 import itertools
 from typing import NamedTuple
@@ -12,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mdmlab.synth import _validation as val
+from mdmlab.synth.chain import kernel_arrays
 
 MASK = -1
 
@@ -38,21 +41,61 @@ class EntropyResult(NamedTuple):
 
 
 class Language:
-    """Base class: validated public API over the private kernels of a subclass."""
+    """Base class: validated public API over the exact kernels of the chain a subclass returns."""
 
-    vocab_size: int
-    _uniforms_per_token = 1
-    _message_width: int  # K: length of one forward message, states of the chain the kernels run
+    _spec = None  # set by the constructors that know what they built (registry, hard languages, random)
 
-    # -- hooks ------------------------------------------------------------------------------
-    def _log_evidence(self, x, out):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @property
+    def spec(self):
+        r"""The :class:`~synth.LanguageSpec` this language was built from, or None if built by hand.
 
-    def _posteriors(self, x, onehot_observed, out, log_ev):  # pragma: no cover - abstract
-        raise NotImplementedError
+        ``synth.from_spec(str(language.spec))`` rebuilds the language; ``save`` stores the spec and
+        ``synth.load`` restores it.
+        """
+        return self._spec
 
-    def _sample(self, uniforms, out):  # pragma: no cover - abstract
-        raise NotImplementedError
+    # -- the contract -----------------------------------------------------------------------
+    def chain(self):  # pragma: no cover - abstract
+        r"""The language as a hidden Markov chain: an :class:`~synth.HMMChain` or :class:`~synth.NGramChain`.
+
+        The one method a subclass must supply; its arrays must not change afterwards (the kernel
+        layout is computed from them once and cached).
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement chain()")
+
+    @property
+    def vocab_size(self):
+        """V, the number of tokens (the chain's, unless a subclass says otherwise)."""
+        return self._kernel().vocab_size
+
+    # -- kernel hooks, all from the cached layout of chain() -----------------------------------
+    def _kernel(self):
+        """The validated :func:`~synth.kernel_arrays` of ``self.chain()``, computed on first use."""
+        arrays = self.__dict__.get("_kernel_arrays")
+        if arrays is None:
+            arrays = self.__dict__["_kernel_arrays"] = kernel_arrays(self.chain())
+            if self.vocab_size != arrays.vocab_size:
+                del self.__dict__["_kernel_arrays"]
+                raise ValueError(f"{type(self).__name__}.chain() has V = {arrays.vocab_size} tokens but "
+                                 f"vocab_size = {self.vocab_size}")
+        return arrays
+
+    @property
+    def _uniforms_per_token(self):
+        return self._kernel().uniforms_per_token
+
+    @property
+    def _message_width(self):  # K: length of one forward message, states of the chain the kernels run
+        return self._kernel().num_states
+
+    def _log_evidence(self, x, out):
+        self._kernel()._log_evidence(x, out)
+
+    def _posteriors(self, x, onehot_observed, out, log_ev):
+        self._kernel()._posteriors(x, onehot_observed, out, log_ev)
+
+    def _sample(self, uniforms, out):
+        self._kernel()._sample(uniforms, out)
 
     # -- public API ---------------------------------------------------------------------------
     def sample(self, length, size=None, *, rng=None):
@@ -105,7 +148,7 @@ class Language:
         r"""Whether q(x) > 0 (for masked ``x``: whether the observed tokens have positive mass)."""
         return self.log_prob(x) > -np.inf
 
-    def conditionals(self, x):
+    def conditionals(self, x, *, impossible="raise"):
         r"""The exact denoiser: q(x_i = v | all unmasked tokens of x) for every position.
 
         Row ``i`` is that conditional for a masked position and the one-hot of the observed token
@@ -114,6 +157,10 @@ class Language:
         Parameters
         ----------
         x : array_like of int, shape ``(*batch, L)``, ``MASK`` marks masked positions.
+        impossible : {"raise", "uniform"}
+            What to do when the unmasked tokens of a sequence have probability zero (its
+            conditionals are 0/0): raise, or give its masked positions uniform rows 1/V, the MDM
+            sampler's fallback (:class:`models.ExactDenoiser`).
 
         Returns
         -------
@@ -122,11 +169,17 @@ class Language:
         Raises
         ------
         ValueError
-            If the unmasked tokens of some sequence have probability zero.
+            If ``impossible="raise"`` and the unmasked tokens of some sequence have probability zero.
         """
+        if impossible not in ("raise", "uniform"):
+            raise ValueError(f"impossible must be 'raise' or 'uniform', got {impossible!r}")
         x2, batch = self._flatten(x, allow_mask=True)
         out, log_ev = self._run_posteriors(x2, onehot_observed=True)
-        bad = np.flatnonzero(log_ev == -np.inf)
+        dead = log_ev == -np.inf  # (B,)
+        if impossible == "uniform":
+            out[dead[:, None] & (x2 < 0)] = 1.0 / out.shape[-1]
+            return out.reshape(batch + out.shape[1:])
+        bad = np.flatnonzero(dead)
         if bad.size:
             raise ValueError(
                 f"x{self._index(bad[0], batch)}: its unmasked tokens have probability zero under this "
@@ -156,10 +209,16 @@ class Language:
         return out.reshape(batch + out.shape[1:])
 
     def save(self, path):
-        """Write the language to one ``.npz`` file at ``path``; ``synth.load(path)`` reads it back exactly."""
-        from mdmlab.synth.io import save
+        r"""Write the language to one ``.npz`` file at ``path``; ``synth.load(path)`` reads it back exactly.
 
-        save(self, path)
+        The file holds the arrays of ``_state()`` bit for bit and, when the language has one, its
+        ``spec`` as a JSON string (no pickles). Exactly ``path``: no suffix is added.
+        """
+        state = dict(self._state())
+        if self.spec is not None:
+            state["spec"] = np.array(self.spec.to_json())
+        with open(path, "wb") as fh:
+            np.savez(fh, **state)
 
     def entropy(self, length, *, samples=10_000, rng=None, max_enumeration=2 ** 16):
         r"""H(X_{1:L}) in nats: exact by enumeration when V^L <= ``max_enumeration``, else Monte Carlo.

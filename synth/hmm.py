@@ -1,10 +1,11 @@
 r"""Hidden Markov model languages: z_1 ~ pi, z_{t+1} ~ A[z_t], x_t ~ E[z_t]."""
 import numpy as np
 
-from mdmlab.synth import _kernels as kern
 from mdmlab.synth import _validation as val
 from mdmlab.synth._language import Language
+from mdmlab.synth.chain import HMMChain
 from mdmlab.synth._random import dirichlet_rows
+from mdmlab.synth._spec import seeded_spec
 
 
 class HMMLanguage(Language):
@@ -24,8 +25,6 @@ class HMMLanguage(Language):
     Rows within 1e-8 of summing to one are accepted and renormalised exactly.
     """
 
-    _uniforms_per_token = 2
-
     def __init__(self, initial, transition, emission):
         emission = np.asarray(emission)
         if emission.ndim != 2:
@@ -36,18 +35,15 @@ class HMMLanguage(Language):
         self.emission = val.check_distribution("emission", emission, shape=(K, V))
         for arr in (self.initial, self.transition, self.emission):
             arr.flags.writeable = False
-        self._emission_t = np.ascontiguousarray(self.emission.T)
-        self._transition_t = np.ascontiguousarray(self.transition.T)
-        self._cdfs = tuple(np.cumsum(a, axis=-1) for a in (self.initial, self.transition, self.emission))
+
+    def chain(self):
+        """The language's :class:`~synth.HMMChain` (pi, A, E), the arrays themselves (read-only)."""
+        return HMMChain(self.initial, self.transition, self.emission)
 
     @property
     def num_states(self):
         """K, the number of hidden states."""
         return self.initial.shape[0]
-
-    @property
-    def _message_width(self):
-        return self.num_states
 
     @property
     def vocab_size(self):
@@ -63,28 +59,22 @@ class HMMLanguage(Language):
 
         ``sparsity`` is the fraction of entries set exactly to zero in every transition and
         emission row (``floor(sparsity * width)``, always keeping at least one); the initial
-        distribution is dense.
+        distribution is dense. With an int ``rng`` the result's ``spec`` is
+        ``hmm:states=K,vocab=V,concentration=..,sparsity=..,seed=rng``; otherwise ``spec`` is None.
         """
         K = val.check_int("num_states", num_states, low=1)
         V = val.check_int("vocab_size", vocab_size, low=1)
         val.check_entries("the transition matrix (K, K)", (K, K))
         val.check_entries("the emission matrix (K, V)", (K, V))
-        rng = np.random.default_rng(rng)
-        pi = dirichlet_rows(1, K, concentration, 0.0, rng)[0]
-        A = dirichlet_rows(K, K, concentration, sparsity, rng)
-        E = dirichlet_rows(K, V, concentration, sparsity, rng)
-        return cls(pi, A, E)
+        gen = np.random.default_rng(rng)
+        pi = dirichlet_rows(1, K, concentration, 0.0, gen)[0]
+        A = dirichlet_rows(K, K, concentration, sparsity, gen)
+        E = dirichlet_rows(K, V, concentration, sparsity, gen)
+        lang = cls(pi, A, E)
+        lang._spec = seeded_spec("hmm", rng, states=K, vocab=V, concentration=float(concentration),
+                                 sparsity=float(sparsity))
+        return lang
 
     def _state(self):
         return {"kind": "hmm", "initial": self.initial, "transition": self.transition,
                 "emission": self.emission}
-
-    def _log_evidence(self, x, out):
-        kern.hmm_log_evidence(x, self.initial, self.transition, self._emission_t, out)
-
-    def _posteriors(self, x, onehot_observed, out, log_ev):
-        kern.hmm_token_posteriors(x, self.initial, self.transition, self._transition_t, self.emission,
-                                  self._emission_t, onehot_observed, out, log_ev)
-
-    def _sample(self, uniforms, out):
-        kern.hmm_sample(*self._cdfs, uniforms, out)

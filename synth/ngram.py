@@ -4,7 +4,9 @@ import numpy as np
 from mdmlab.synth import _kernels as kern
 from mdmlab.synth import _validation as val
 from mdmlab.synth._language import EntropyResult, Language
+from mdmlab.synth.chain import NGramChain
 from mdmlab.synth._random import dirichlet_rows
+from mdmlab.synth._spec import seeded_spec
 
 
 def _entropy(p):
@@ -33,10 +35,10 @@ class NGramLanguage(Language):
 
     Notes
     -----
-    Internally the language is a Markov chain on windows s_t = (x_t, ..., x_{t+n-2}) with
-    K = V^(n-1) states and shift transitions, so inference costs O(L V^n) instead of the dense
-    O(L V^(2n-2)) of :meth:`to_hmm`. Order 1 is run as the order-2 chain whose rows all equal the
-    unigram.
+    :meth:`chain` is the language as a Markov chain on windows s_t = (x_t, ..., x_{t+n-2}) with
+    K = V^(n-1) states and shift transitions (:class:`~synth.NGramChain`), so inference costs
+    O(L V^n) instead of the dense O(L V^(2n-2)) of :meth:`to_hmm`. Order 1 is the order-2 chain
+    whose rows all equal the unigram.
     """
 
     def __init__(self, order, table, initial=None):
@@ -51,23 +53,19 @@ class NGramLanguage(Language):
         flat = self.table.reshape(-1, V)  # (V^(n-1), V)
         if n == 1:  # i.i.d. tokens: the order-2 chain with identical rows
             self.initial = np.ones(())
-            self._initial_flat = self.table.copy()
-            self._table_flat = np.ascontiguousarray(np.broadcast_to(self.table, (V, V)))
+            chain = NGramChain(self.table.copy(), np.ascontiguousarray(np.broadcast_to(self.table, (V, V))))
         else:
             self.initial = (_uniform_precontext(flat, n - 1) .reshape((V,) * (n - 1)) if initial is None
                             else val.check_distribution("initial", initial, shape=(V,) * (n - 1), axis=None))
-            self._initial_flat = np.ascontiguousarray(self.initial.reshape(-1))
-            self._table_flat = np.ascontiguousarray(flat)
+            chain = NGramChain(np.ascontiguousarray(self.initial.reshape(-1)), np.ascontiguousarray(flat))
         self.initial.flags.writeable = False
-        self._cdfs = (np.cumsum(self._initial_flat), np.cumsum(self._table_flat, axis=1))
-        K = self._table_flat.shape[0]
-        by_group = self._table_flat.reshape(V, K // V, V)  # [u, grp, v] = table[u C + grp, v]
-        self._table_fw = np.ascontiguousarray(by_group.transpose(1, 0, 2))  # [grp, u, v]
-        self._table_bw = np.ascontiguousarray(by_group.transpose(1, 2, 0))  # [grp, v, u]
+        for arr in chain:
+            arr.flags.writeable = False
+        self._chain = chain
 
-    @property
-    def _message_width(self):
-        return self._table_flat.shape[0]
+    def chain(self):
+        r"""The language's :class:`~synth.NGramChain`: initial (K,) and table (K, V), K = V^(n-1) (read-only)."""
+        return self._chain
 
     @property
     def vocab_size(self):
@@ -83,7 +81,9 @@ class NGramLanguage(Language):
 
         ``sparsity`` is the fraction of next tokens forbidden (probability exactly 0) in every
         context: ``floor(sparsity * V)`` of them, chosen uniformly per context, always keeping at
-        least one allowed. The first n-1 tokens follow the uniform pre-context rule.
+        least one allowed. The first n-1 tokens follow the uniform pre-context rule. With an int
+        ``rng`` the result's ``spec`` is ``ngram:order=n,vocab=V,concentration=..,sparsity=..,seed=rng``
+        (``synth.from_spec`` rebuilds it); otherwise ``spec`` is None.
 
         Raises
         ------
@@ -93,9 +93,11 @@ class NGramLanguage(Language):
         n = val.check_int("order", order, low=1)
         V = val.check_int("vocab_size", vocab_size, low=1)
         val.check_entries(f"an order-{n} table over V = {V} tokens (V^n)", (V,) * n)
-        rng = np.random.default_rng(rng)
-        rows = dirichlet_rows(V ** (n - 1), V, concentration, sparsity, rng)
-        return cls(n, rows.reshape((V,) * n))
+        rows = dirichlet_rows(V ** (n - 1), V, concentration, sparsity, np.random.default_rng(rng))
+        lang = cls(n, rows.reshape((V,) * n))
+        lang._spec = seeded_spec("ngram", rng, order=n, vocab=V, concentration=float(concentration),
+                                 sparsity=float(sparsity))
+        return lang
 
     def to_hmm(self):
         r"""The same language as a dense :class:`~synth.HMMLanguage` with K = V^(n-1) window states.
@@ -104,15 +106,7 @@ class NGramLanguage(Language):
         """
         from mdmlab.synth.hmm import HMMLanguage
 
-        K, V = self._table_flat.shape
-        val.check_entries(f"the dense transition matrix (K, K) with K = {K}", (K, K))
-        C = K // V
-        s = np.arange(K)
-        A = np.zeros((K, K))
-        A[s[:, None], (s % C)[:, None] * V + np.arange(V)] = self._table_flat
-        E = np.zeros((K, V))
-        E[s, s // C] = 1.0
-        return HMMLanguage(self._initial_flat, A, E)
+        return HMMLanguage(*self._chain.dense())
 
     def entropy(self, length, *, samples=None, rng=None, max_enumeration=None):
         r"""Exact H(X_{1:L}) in nats by the chain rule (``samples``, ``rng`` are ignored).
@@ -121,29 +115,20 @@ class NGramLanguage(Language):
         propagated exactly; for L < n-1 the entropy of the marginal of ``initial``.
         """
         L = val.check_int("length", length, low=1)
-        K, V = self._table_flat.shape
+        arrays = self._kernel()
+        V = self.vocab_size
         n_eff = max(self.order, 2)
         if L < n_eff - 1:
-            marginal = self._initial_flat.reshape(V ** L, -1).sum(axis=1)
+            marginal = arrays.initial.reshape(V ** L, -1).sum(axis=1)
             return EntropyResult(_entropy(marginal), 0.0, "exact", 0)
         steps = L - (n_eff - 1)
-        h = _entropy(self._initial_flat) + kern.ngram_transition_entropy(
-            self._initial_flat, self._table_flat, self._table_fw, steps)
+        h = _entropy(arrays.initial) + kern.ngram_transition_entropy(arrays.initial, arrays.table, arrays.table_fw,
+                                                                     steps)
         return EntropyResult(float(h), 0.0, "exact", 0)
 
     def _state(self):
         return {"kind": "ngram", "order": np.int64(self.order), "table": self.table,
                 "initial": self.initial}
-
-    def _log_evidence(self, x, out):
-        kern.ngram_log_evidence(x, self._initial_flat, self._table_fw, out)
-
-    def _posteriors(self, x, onehot_observed, out, log_ev):
-        kern.ngram_token_posteriors(x, self._initial_flat, self._table_fw, self._table_bw, onehot_observed,
-                                    out, log_ev)
-
-    def _sample(self, uniforms, out):
-        kern.ngram_sample(*self._cdfs, uniforms, out)
 
 
 def _uniform_precontext(flat_table, steps):

@@ -147,7 +147,7 @@ def test_cli_sample_languages_and_sweep(tmp_path, capsys):
     assert len(pd.read_csv(tmp_path / "sw" / "results.csv")) == 2
     with pytest.raises(SystemExit):
         cli.main(["sweep", "--language", "nope:x=1", "--length", "6", "--steps", "2", "--out", str(tmp_path / "x")])
-    assert "unknown language kind 'nope'" in capsys.readouterr().err
+    assert "unknown kind 'nope'" in capsys.readouterr().err
 
 
 def test_report_learned_vs_exact_section(tmp_path):

@@ -47,7 +47,7 @@ def test_block_length_rules(lang):
     with pytest.raises(ValueError, match=r"block_length must be <= length = 5, got 6"):
         models.sample(lang, 5, 2, block_length=6)
     res = models.sample(lang, 5, 5, schedule="balanced", block_length=2, rng=0)  # last block shorter
-    assert sorted(res.reveal_step[0][:2]) == [0, 1] and sorted(res.reveal_step[0][2:4]) == [2, 3]
+    assert sorted(res.reveal_step[:2]) == [0, 1] and sorted(res.reveal_step[2:4]) == [2, 3]
 
 
 class _Broken:
@@ -72,7 +72,7 @@ def test_log_prob_given_reveal_checks_its_inputs(lang):
 
 
 def test_method_rules(lang):
-    with pytest.raises(ValueError, match=r"method must be one of \['auto', 'sweep', 'tree'\], got 'fast'"):
+    with pytest.raises(ValueError, match=r"method must be one of \['auto', 'tree', 'sweep', 'generic'\], got 'fast'"):
         models.sample(lang, 5, 2, method="fast")
     with pytest.raises(ValueError, match=r"method='tree' needs a synth language and a static policy"):
         models.sample(lang, 5, 2, method="tree", policy="confidence")

@@ -4,6 +4,7 @@ import pytest
 import sympy as sp
 
 from mdmlab import models
+from mdmlab import synth
 from mdmlab import theory
 from mdmlab.models import schedules
 from tests import brute
@@ -104,3 +105,50 @@ def test_block_copy_formula_at_two_is_the_pair_copy_formula():
 
     assert sp.simplify(one_block(2) - one_pair) == 0
     assert sp.simplify(one_block(3) - one_pair) != 0
+
+
+# ---- theory.closed_form_ser: the one entry point -------------------------------------------------
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine", "balanced", "balanced-back", "explicit"])
+@pytest.mark.parametrize("make,L", [(lambda: theory.pair_copy(2), 4), (lambda: theory.pair_copy(2), 5),
+                                    (lambda: theory.block_copy(2, 3), 5), (lambda: theory.block_copy(2, 2), 4),
+                                    (lambda: theory.all_equal(3), 5), (lambda: theory.block_copy(3, 1), 3)])
+def test_closed_form_ser_is_the_exact_law(make, L, schedule):
+    r"""SER = 1 - sum of the sampler's exact law over in-support strings, or no form at all (None);
+    odd L and m not dividing L included (a shorter last block)."""
+    lang = make()
+    schedule = [L - 2, 0, 2] if schedule == "explicit" else schedule  # counts with an empty step
+    N = 3
+    plan = schedules.resolve(schedule, L, N)
+    got = theory.closed_form_ser(lang, plan)
+    # fixed counts have forms for blocks of 1, 2 (L even) and L only: blocks of 3 in 5, pairs in 5 have none
+    no_form = plan.kind == "fixed" and (lang.spec.params.get("block") == 3 or
+                                        (lang.spec.kind == "pair-copy" and L % 2 == 1))
+    if no_form:
+        assert got is None
+    else:
+        assert got == pytest.approx(exact_ser(lang, L, N, schedule), abs=1e-12)
+
+
+def test_closed_form_ser_agrees_with_each_form():
+    lin = schedules.resolve("linear", 64, 8)
+    assert theory.closed_form_ser(theory.pair_copy(4), lin) == pytest.approx(
+        float(theory.PAIR_COPY_LINEAR.evaluate(symbols=4, length=64, steps=8)), abs=1e-12)
+    assert theory.closed_form_ser(theory.block_copy(3, 4), lin) == pytest.approx(
+        theory.block_copy_ser_weights(3, 64, 4, lin.reveal_weights), abs=1e-12)
+    assert theory.closed_form_ser(theory.all_equal(2), lin) == pytest.approx(
+        float(theory.ALL_EQUAL_LINEAR.evaluate(symbols=2, length=64, steps=8)), abs=1e-12)
+    bal = schedules.resolve("balanced", 64, 8)
+    assert theory.closed_form_ser(theory.pair_copy(4), bal) == theory.pair_copy_ser_counts(4, bal.counts)
+    assert theory.closed_form_ser(theory.all_equal(2), bal) == theory.all_equal_ser_counts(2, bal.counts)
+
+
+def test_closed_form_ser_is_none_without_a_form():
+    lin = schedules.resolve("linear", 4, 2)
+    assert theory.closed_form_ser(theory.pair_copy(2), lin, policy="confidence") is None
+    assert theory.closed_form_ser(synth.NGramLanguage.random(2, 3, rng=0), lin) is None  # spec ngram
+    hand_built = synth.HMMLanguage(theory.pair_copy(2).initial, theory.pair_copy(2).transition,
+                                   theory.pair_copy(2).emission)
+    assert hand_built.spec is None and theory.closed_form_ser(hand_built, lin) is None
+    with pytest.raises(TypeError, match="resolved models.Schedule"):
+        theory.closed_form_ser(theory.pair_copy(2), "linear")

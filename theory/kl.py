@@ -5,7 +5,7 @@ from typing import NamedTuple
 import numpy as np
 import sympy as sp
 
-from mdmlab.synth import NGramLanguage
+from mdmlab.synth import Language, NGramChain
 from mdmlab.synth._validation import check_int
 from mdmlab.theory.bound import Bound
 
@@ -50,13 +50,15 @@ class MutualInformation(NamedTuple):
 def total_mutual_information(language, length, *, samples=10_000, rng=None, max_enumeration=2 ** 16):
     r"""sum_i I(X_i; X_{-i}) = sum_i [H(X_i) - H(X_i | X_{-i})] in nats.
 
-    n-gram languages: exact, from the law of each position's Markov blanket (the n-1 tokens either
-    side), O(L V^(2n-1)). Other languages: exact by enumeration when V^L <= ``max_enumeration``,
-    else Monte Carlo: the mean over x ~ q of sum_i [log q(x_i | x_{-i}) - log q(x_i)].
+    Languages whose ``chain()`` is an :class:`~synth.NGramChain`: exact, from the law of each
+    position's Markov blanket (the n-1 tokens either side), O(L V^(2n-1)). Other languages: exact
+    by enumeration when V^L <= ``max_enumeration``, else Monte Carlo: the mean over x ~ q of
+    sum_i [log q(x_i | x_{-i}) - log q(x_i)].
     """
     length = check_int("length", length, low=1)
-    if isinstance(language, NGramLanguage):
-        per = _ngram_mi(language, length)
+    chain = language.chain() if isinstance(language, Language) else None
+    if isinstance(chain, NGramChain):
+        per = _ngram_mi(chain, length)
         return MutualInformation(float(per.sum()), 0.0, "exact", per)
     V = language.vocab_size
     marg = language.conditionals(np.full(length, -1))  # q(x_i = .) (L, V)
@@ -82,13 +84,17 @@ def _entropy(p):
     return float(-np.sum(p * np.log(p)))
 
 
-def _ngram_mi(lang, length):
-    r"""Exact I(X_i; X_{-i}) per position: H(X_i) + H(blanket) - H(blanket with X_i)."""
-    n, V = max(lang.order, 2), lang.vocab_size
-    if lang.order == 1:
+def _ngram_mi(chain, length):
+    r"""Exact I(X_i; X_{-i}) per position: H(X_i) + H(blanket) - H(blanket with X_i).
+
+    A bigram chain with identical rows (an order-1 language) has independent tokens: exactly zero.
+    """
+    n = chain.order
+    table = np.asarray(chain.table)
+    if n == 2 and np.all(table == table[0]):
         return np.zeros(length)
     span = min(length, 2 * n - 1)
-    window = _window_laws(lang, length, span)  # law of (x_a, ..., x_{a+span-1}) for each start a
+    window = _window_laws(chain, length, span)  # law of (x_a, ..., x_{a+span-1}) for each start a
     out = np.empty(length)
     for i in range(length):
         a = min(max(0, i - (n - 1)), length - span)
@@ -101,12 +107,12 @@ def _ngram_mi(lang, length):
     return np.maximum(out, 0.0)
 
 
-def _window_laws(lang, length, span):
+def _window_laws(chain, length, span):
     r"""Return a function a -> joint law of x_a..x_{a+span-1}, built from the window-state marginals."""
-    K, V = lang._table_flat.shape
-    n1 = int(round(np.log(K) / np.log(V))) if V > 1 else 1  # tokens per window state (n - 1)
-    table = lang._table_flat
-    mus = [lang._initial_flat]
+    table = np.asarray(chain.table)
+    K, V = table.shape
+    n1 = chain.order - 1  # tokens per window state
+    mus = [np.asarray(chain.initial)]
     for _ in range(max(0, length - 1)):
         mus.append((mus[-1][:, None] * table).reshape(V, K).sum(axis=0))
 

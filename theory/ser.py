@@ -122,12 +122,17 @@ def block_copy_ser_weights(symbols, length, block, weights):
     r"""SER of block-copy when each position's reveal step is i.i.d. with law ``weights`` (w_j).
 
     P(block survives) = sum_j k [(W_{>j} + w_j / k)^m - W_{>j}^m], W_{>j} = sum_{i>j} w_i;
-    SER = 1 - P(block survives)^(L/m). pair-copy: m = 2; all-equal: m = L.
+    SER = 1 - P(block survives)^(L/m). pair-copy: m = 2; all-equal: m = L. (For m not dividing L
+    the exact value, with a shorter last block, is :func:`closed_form_ser`'s.)
     """
-    w = _check_weights(weights)
-    later = np.concatenate([np.cumsum(w[::-1])[::-1][1:], [0.0]])  # W_{>j}
-    ok = symbols * np.sum((later + w / symbols) ** block - later ** block)
+    ok = _block_survival_weights(symbols, block, _check_weights(weights))
     return float(1.0 - ok ** (length / block))
+
+
+def _block_survival_weights(symbols, block, w):
+    r"""P(a block of m copies survives) = sum_j k [(W_{>j} + w_j / k)^m - W_{>j}^m] (w checked)."""
+    later = np.concatenate([np.cumsum(w[::-1])[::-1][1:], [0.0]])  # W_{>j}
+    return float(symbols * np.sum((later + w / symbols) ** block - later ** block))
 
 
 # ---- fixed counts ------------------------------------------------------------------------------
@@ -170,3 +175,76 @@ def _polymul(a, b):
             for jj, y in enumerate(b):
                 out[i + jj] += x * y
     return out
+
+
+# ---- one entry point: a language and a schedule -> the exact SER, or None -------------------
+
+#: Block length m of each hard language, as a block-copy of its spec's params at length L.
+_BLOCK = {"pair-copy": lambda params, length: 2, "block-copy": lambda params, length: params["block"],
+          "all-equal": lambda params, length: length}
+
+
+def closed_form_ser(language, schedule, *, policy="random"):
+    r"""The exact SER of ``language`` sampled by the exact-denoiser MDM, or None without a closed form.
+
+    Every hard language is block-copy with blocks of m = 2 (pair-copy), ``block`` (block-copy) or
+    L (all-equal) copies; blocks are independent, so SER = 1 - S_m^(L // m) S_(L mod m), S_0 = 1.
+
+    * ancestral schedule (reveal step i.i.d. with law w): S_m from :func:`block_copy_ser_weights`'s
+      sum, exact for any m and L (a shorter last block included);
+    * fixed counts: m = 1 gives 0, m >= L :func:`all_equal_ser_counts`, m = 2 with L even
+      :func:`pair_copy_ser_counts`; other block lengths have no derived form (None).
+
+    Parameters
+    ----------
+    language : synth Language
+        Read through ``language.spec`` only (so a saved and reloaded copy gets the same value);
+        pair-copy, block-copy and all-equal have closed forms, any other spec or None gives None.
+    schedule : models.Schedule
+        A resolved count policy (``models.schedules.resolve(name, L, N)``): its ``kind``
+        (``"ancestral"`` or ``"fixed"``), ``length`` L, ``reveal_weights`` or ``counts``. theory
+        reads the schedule's law; building it from a name is the sampler's business.
+    policy : str
+        The position policy; the closed forms are derived for ``"random"`` (over the whole sequence,
+        no ``block_length``) only, any other gives None.
+
+    Returns
+    -------
+    float or None
+    """
+    spec = getattr(language, "spec", None)
+    if policy != "random" or spec is None or spec.kind not in _BLOCK:
+        return None
+    kind = _check_schedule(schedule)
+    k, L = spec.params["symbols"], int(schedule.length)
+    m = min(_BLOCK[spec.kind](spec.params, L), L)
+    return _SER_BY_KIND[kind](k, L, m, schedule)
+
+
+def _ser_ancestral(k, L, m, schedule):
+    w = _check_weights(schedule.reveal_weights)
+    full, rest = divmod(L, m)
+    tail = _block_survival_weights(k, rest, w) if rest else 1.0
+    return float(1.0 - _block_survival_weights(k, m, w) ** full * tail)
+
+
+def _ser_fixed(k, L, m, schedule):
+    if m == 1:
+        return 0.0
+    if m == L:
+        return all_equal_ser_counts(k, schedule.counts)
+    if m == 2 and L % 2 == 0:
+        return pair_copy_ser_counts(k, schedule.counts)
+    return None  # no derived fixed-count form for these blocks
+
+
+_SER_BY_KIND = {"ancestral": _ser_ancestral, "fixed": _ser_fixed}
+
+
+def _check_schedule(schedule):
+    kind = getattr(schedule, "kind", None)
+    if kind not in _SER_BY_KIND or not hasattr(schedule, "length"):
+        raise TypeError(f"schedule must be a resolved models.Schedule (kind 'ancestral' or 'fixed', with length; "
+                        f"models.schedules.resolve(name, L, N) makes one), got {type(schedule).__name__} "
+                        f"{schedule!r}")
+    return kind
