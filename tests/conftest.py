@@ -1,8 +1,10 @@
+import functools
+
 import numpy as np
 import pytest
 
 from mdmlab import synth
-from tests import brute
+from tests import brute, naive
 
 # (name, factory) pairs: tiny languages whose every string can be enumerated.
 TINY = {
@@ -28,3 +30,14 @@ def joint_of(lang, length):
 @pytest.fixture(params=sorted(TINY))
 def tiny_language(request):
     return TINY[request.param]()
+
+
+@functools.cache
+def naive_of(name):
+    """The tests/naive.py mirror of ``TINY[name]``, built from its public parameters (cached: its
+    evidences are memoised)."""
+    lang = TINY[name]()
+    if isinstance(lang, synth.HMMLanguage):
+        return naive.HMM(lang.initial, lang.transition, lang.emission)
+    custom = lang.initial if name.endswith("custom-initial") else None  # else the uniform pre-context rule
+    return naive.NGram(lang.order, lang.table, custom)
