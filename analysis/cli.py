@@ -17,6 +17,7 @@ SUMMARIES = {
     "train": "train the torch denoiser on a language, logging its exact learning error",
     "report": "run a preset and write REPORT.md, tables and figures",
     "bounds": "print, evaluate and invert the theory's bounds",
+    "schedule": "optimal counts for N steps and the exact KL of every named schedule (random order)",
 }
 
 
@@ -38,10 +39,11 @@ def build_parser(command=None):
     parser.add_argument("--version", action="version", version=f"mdmlab {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUMMARIES) + "}")
     if command in SUMMARIES or command == "all":
-        from mdmlab.analysis import bounds_cli, commands
+        from mdmlab.analysis import bounds_cli, commands, schedule_cli
 
         commands.add_parsers(sub)
         bounds_cli.add_parser(sub)
+        schedule_cli.add_parser(sub)
     else:
         for name, summary in SUMMARIES.items():
             sub.add_parser(name, help=summary, add_help=False)

@@ -9,6 +9,8 @@ r"""Closed-form bounds (sympy) and exact SERs of the hard languages their proofs
 * :data:`LI_CAI_KL` and :func:`total_mutual_information`.
 """
 from mdmlab.theory.bound import Bound
+from mdmlab.theory.information import (ExpectedKL, InformationCurve, expected_kl, information_curve,
+                                       optimal_counts, step_costs)
 from mdmlab.theory.kl import LI_CAI_KL, MutualInformation, total_mutual_information
 from mdmlab.synth import all_equal, block_copy, pair_copy
 from mdmlab.theory.ser import (ALL_EQUAL_LINEAR, BLOCK_COPY_LINEAR, PAIR_COPY_LINEAR, all_equal_ser_counts,
@@ -16,7 +18,8 @@ from mdmlab.theory.ser import (ALL_EQUAL_LINEAR, BLOCK_COPY_LINEAR, PAIR_COPY_LI
 from mdmlab.theory.ser import BOUNDS as SER_BOUNDS
 from mdmlab.theory.ter import FENG_TER, TerFit, fit_ter_rate, optimal_log_ter
 
-__all__ = ["Bound", "FENG_TER", "TerFit", "fit_ter_rate", "optimal_log_ter", "SER_BOUNDS", "PAIR_COPY_LINEAR",
+__all__ = ["information_curve", "InformationCurve", "expected_kl", "ExpectedKL", "optimal_counts", "step_costs",
+           "Bound", "FENG_TER", "TerFit", "fit_ter_rate", "optimal_log_ter", "SER_BOUNDS", "PAIR_COPY_LINEAR",
            "ALL_EQUAL_LINEAR", "BLOCK_COPY_LINEAR", "pair_copy_ser_counts", "all_equal_ser_counts",
            "block_copy_ser_weights", "closed_form_ser", "pair_copy_slope", "LI_CAI_KL", "MutualInformation",
            "total_mutual_information", "pair_copy", "block_copy", "all_equal"]
