@@ -44,6 +44,8 @@ class Language:
     """Base class: validated public API over the exact kernels of the chain a subclass returns."""
 
     _spec = None  # set by the constructors that know what they built (registry, hard languages, random)
+    #: The symbols of the token ids when known (a language fitted on a text: its characters), else None.
+    alphabet = None
 
     @property
     def spec(self):
@@ -211,9 +213,15 @@ class Language:
     def save(self, path):
         r"""Write the language to one ``.npz`` file at ``path``; ``synth.load(path)`` reads it back exactly.
 
+        A path ending in ``.json`` gets a plain JSON file instead (n-gram and HMM languages).
+
         The file holds the arrays of ``_state()`` bit for bit and, when the language has one, its
         ``spec`` as a JSON string (no pickles). Exactly ``path``: no suffix is added.
         """
+        if str(path).endswith(".json"):  # a plain JSON file instead (synth.fit.save_json)
+            from mdmlab.synth.fit import save_json
+
+            return save_json(self, path)
         state = dict(self._state())
         if self.spec is not None:
             state["spec"] = np.array(self.spec.to_json())

@@ -75,6 +75,19 @@ class HMMLanguage(Language):
                                  sparsity=float(sparsity))
         return lang
 
+    @classmethod
+    def from_hmmlearn(cls, model):
+        r"""The language of a fitted ``hmmlearn.hmm.CategoricalHMM``."""
+        from mdmlab.synth.fit import hmm_from_hmmlearn
+
+        return hmm_from_hmmlearn(model)
+
+    def to_hmmlearn(self):
+        r"""A ``hmmlearn.hmm.CategoricalHMM`` with these parameters (needs hmmlearn)."""
+        from mdmlab.synth.fit import hmm_to_hmmlearn
+
+        return hmm_to_hmmlearn(self)
+
     def _state(self):
         return {"kind": "hmm", "initial": self.initial, "transition": self.transition,
                 "emission": self.emission}

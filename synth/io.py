@@ -50,6 +50,10 @@ def load(path):
         If the file is not a saved language (not an ``.npz`` archive, an unknown ``kind``, a missing
         array or an unreadable spec).
     """
+    if str(path).endswith(".json"):
+        from mdmlab.synth.fit import load_json
+
+        return load_json(path)
     try:
         with np.load(path, allow_pickle=False) as data:  # a plain .npy array has no 'with': TypeError
             return _read(data)

@@ -99,6 +99,17 @@ class NGramLanguage(Language):
                                  sparsity=float(sparsity))
         return lang
 
+    @classmethod
+    def fit(cls, data, order, *, smoothing=0.0, vocab_size=None):
+        r"""Estimate an order-n language from a text or token sequences (see :func:`mdmlab.synth.fit.fit_ngram`).
+
+        Unseen transitions stay forbidden unless ``smoothing`` > 0; a text's characters are the
+        tokens, listed in id order by ``language.alphabet``.
+        """
+        from mdmlab.synth.fit import fit_ngram
+
+        return fit_ngram(data, order, smoothing=smoothing, vocab_size=vocab_size)
+
     def to_hmm(self):
         r"""The same language as a dense :class:`~synth.HMMLanguage` with K = V^(n-1) window states.
 

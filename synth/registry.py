@@ -152,7 +152,7 @@ def _load(path):
 def _factory(kind, spec):
     if kind in _FACTORIES:
         return _FACTORIES[kind]
-    if spec.endswith(".npz") or "/" in spec or os.sep in spec:
+    if spec.endswith((".npz", ".json")) or "/" in spec or os.sep in spec:
         raise ValueError(f"language spec {spec!r}: no such file (nor kind:key=value,... with a kind in "
                          f"{', '.join(_FACTORIES)})")
     raise ValueError(f"language spec {spec!r}: unknown kind {kind!r}; valid kinds: {', '.join(_FACTORIES)}, "
