@@ -1,0 +1,91 @@
+r"""The schedules section: information curves, optimal counts and the exact E_M KL of named schedules.
+
+Everything here comes from :mod:`mdmlab.theory.information` (random position order): exact for
+first-order chains, Monte Carlo with standard errors otherwise. An optimum chosen on a Monte Carlo
+curve is evaluated on an independent estimate, since the minimum over noisy values is optimistic.
+"""
+import numpy as np
+import pandas as pd
+
+from mdmlab import synth, theory
+from mdmlab.models import schedules
+
+#: Languages of the section: the sparse trigram, pair-copy and a random sparse HMM of the verdicts,
+#: and a slowly mixing bigram whose optimal counts are far from balanced.
+LANGUAGES = ("ngram:order=3,vocab=8,sparsity=0.5,seed=1", "pair-copy:symbols=4",
+             "hmm:states=8,vocab=8,sparsity=0.5,seed=1", "ngram:order=2,vocab=4,concentration=0.1,seed=1")
+NAMED = ("balanced", "linear", "cosine")
+
+
+def information_curves(languages, length, *, samples=512, seed=0):
+    r"""Tidy frame (language, k, h, h_low, h_high, information, method): h_k with a 95% interval.
+
+    Returns the frame and {language: (curve for choosing, independent curve for judging)}."""
+    rows, curves = [], {}
+    for i, spec in enumerate(languages):
+        lang = synth.from_spec(spec)
+        choose_seed, judge_seed = np.random.SeedSequence([seed, i]).spawn(2)
+        curve = theory.information_curve(lang, length, samples=samples, rng=np.random.default_rng(choose_seed))
+        judge = curve if curve.method != "monte-carlo" else theory.information_curve(
+            lang, length, samples=samples, rng=np.random.default_rng(judge_seed))
+        curves[spec] = (curve, judge)
+        half = 1.96 * judge.stderr
+        rows += [{"language": spec, "k": k, "h": judge.h[k], "h_low": judge.h[k] - half[k],
+                  "h_high": judge.h[k] + half[k], "information": judge.h[0] - judge.h[k], "method": judge.method}
+                 for k in range(length)]
+    return pd.DataFrame(rows), curves
+
+
+def kl_table(curves, length, steps):
+    r"""Tidy frame (language, steps, schedule, kl, kl_se, counts): exact or Monte Carlo E_M KL in nats."""
+    rows = []
+    for spec, (curve, judge) in curves.items():
+        for N in steps:
+            counts, _ = theory.optimal_counts(curve, N)
+            rows.append(_row(spec, N, "optimal", theory.expected_kl(judge, counts), counts))
+            for name in NAMED:
+                plan = schedules.resolve(name, length, N)
+                kl = (theory.expected_kl(judge, plan.counts) if plan.kind == "fixed"
+                      else theory.expected_kl(judge, schedule=plan))
+                rows.append(_row(spec, N, name, kl, plan.counts))
+    return pd.DataFrame(rows)
+
+
+def _row(spec, N, name, kl, counts):
+    return {"language": spec, "steps": N, "schedule": name, "kl": kl.nats, "kl_se": kl.stderr,
+            "counts": "" if counts is None else " ".join(str(int(c)) for c in counts)}
+
+
+def wide_table(kl):
+    r"""language | N | optimal | balanced | linear | cosine, each cell ``value +- 1.96 se`` (nats)."""
+    cell = kl.assign(text=[f"{v:.3f}" + (f" ± {1.96 * s:.3f}" if s > 0 else "") for v, s in zip(kl["kl"], kl["kl_se"])])
+    wide = cell.pivot_table(index=["language", "steps"], columns="schedule", values="text", aggfunc="first")
+    return wide[["optimal", *NAMED]].reset_index()
+
+
+def plot_curves(curves_df, ax):
+    r"""Information curves Z_{k+1} = h_0 - h_k against k / L, one line per language, 95% bands."""
+    for spec, g in curves_df.groupby("language", sort=False):
+        x = g["k"] / (g["k"].max() + 1)
+        line, = ax.plot(x, g["information"], label=spec)
+        h0 = g["h"].iloc[0]
+        ax.fill_between(x, h0 - g["h_high"], h0 - g["h_low"], color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_xlabel("revealed fraction $k/L$")
+    ax.set_ylabel("information $Z_{k+1} = h_0 - h_k$ (nats)")
+    ax.legend(fontsize="x-small")
+    return ax
+
+
+def plot_kl(kl, ax, language):
+    r"""E_M KL against N for each schedule of one language (log-log), with 95% error bars."""
+    g = kl[kl["language"] == language]
+    for name, s in g.groupby("schedule", sort=False):
+        ax.errorbar(s["steps"], s["kl"], yerr=1.96 * s["kl_se"], marker="o", capsize=2, label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(sorted(g["steps"].unique()), [str(n) for n in sorted(g["steps"].unique())])
+    ax.set_xlabel("sampling steps $N$")
+    ax.set_ylabel(r"$E_M\,KL(q\,\|\,p_M)$ (nats)")
+    ax.set_title(language, fontsize="small")
+    ax.legend(fontsize="x-small")
+    return ax

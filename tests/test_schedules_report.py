@@ -1,0 +1,28 @@
+r"""analysis.schedules_report: tidy tables of the information curve and of E_M KL per schedule."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mdmlab.analysis import schedules_report as sr  # noqa: E402
+
+
+def test_tables_and_figures_on_an_exact_and_a_monte_carlo_language():
+    specs = ("ngram:order=2,vocab=3,concentration=0.2,seed=1", "hmm:states=3,vocab=3,seed=1")
+    curves_df, curves = sr.information_curves(specs, 12, samples=64)
+    assert set(curves_df["method"]) == {"chain", "monte-carlo"} and len(curves_df) == 24
+    kl = sr.kl_table(curves, 12, (2, 4))
+    assert len(kl) == 2 * 2 * (1 + len(sr.NAMED))
+    exact = kl[kl["language"] == specs[0]].set_index(["steps", "schedule"])["kl"]
+    for N in (2, 4):  # the exact optimum beats every named schedule
+        assert all(exact[(N, "optimal")] <= exact[(N, s)] + 1e-12 for s in sr.NAMED)
+    mc = kl[kl["language"] == specs[1]]
+    assert (mc["kl_se"] > 0).all() and (kl[kl["language"] == specs[0]]["kl_se"] == 0).all()
+    wide = sr.wide_table(kl)
+    assert list(wide.columns) == ["language", "steps", "optimal", *sr.NAMED] and "±" in wide.iloc[-1]["optimal"]
+    fig, axes = plt.subplots(1, 2)
+    sr.plot_curves(curves_df, axes[0])
+    sr.plot_kl(kl, axes[1], specs[0])
+    assert len(axes[0].get_lines()) == 2 and np.isfinite(axes[1].get_ylim()).all()
+    plt.close(fig)
