@@ -4,7 +4,8 @@ from mdmlab.models.exact import exact_law, log_prob_given_reveal
 from mdmlab.models.policies import POLICIES
 from mdmlab.models.sampler import ExactDenoiser, SampleResult, reveal_partitions, sample
 from mdmlab.models.schedules import NAMES as SCHEDULES
-from mdmlab.models.schedules import Schedule
+from mdmlab.models.schedules import DreamCounts, LLaDACounts, Schedule, TimeGrid
+from mdmlab.models import presets, remask
 
 
 def __getattr__(name):
@@ -20,5 +21,5 @@ def __getattr__(name):
 
 
 __all__ = ["sample", "SampleResult", "ExactDenoiser", "reveal_partitions", "exact_law", "log_prob_given_reveal",
-           "Schedule", "SCHEDULES", "POLICIES", "Denoiser", "DenoiserConfig", "train", "TrainConfig", "TrainResult",
-           "load_denoiser"]
+           "Schedule", "SCHEDULES", "POLICIES", "TimeGrid", "LLaDACounts", "DreamCounts", "presets", "remask",
+           "Denoiser", "DenoiserConfig", "train", "TrainConfig", "TrainResult", "load_denoiser"]

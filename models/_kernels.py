@@ -226,3 +226,278 @@ def generic_step(x, rows, j, counts, policy, block_of, rank, ptrs, token_u, reve
             select_adaptive(x[b], rows[b], k, policy, block_of, np.argsort(rank[b]), sel)
         lp[b] += draw_selected(x[b], rows[b], sel, k, j, token_u[b], reveal[b], cdf)
         nfe[b] += 1
+
+
+# -- the rule path: sampled-token scores, tie rules, position temperature, token rules, prompts ----
+#
+# A run with any rule beyond the defaults above runs these kernels (the default path above is left
+# bit for bit as it was). Extra randomness, drawn by the public layer after ``token_u``:
+# * ``step_u[j, i]`` (sampled-token scores only): the uniform that draws position i's *candidate*
+#   token at step j; every masked candidate draws one each step (LLaDA ``low_confidence``, Dream
+#   ``maskgit_plus``), and the tokens of the positions not chosen are discarded;
+# * ``pos_u[j, i]`` (position temperature only): the uniform of position i's Gumbel key at step j.
+
+SAMPLED, SAMPLED_RAW = 5, 6
+TIE_RANDOM, TIE_LOWEST, TIE_HIGHEST = 0, 1, 2
+
+
+@njit(cache=True)
+def is_sampled(policy):
+    """Sampled-token scores draw a token at every candidate before choosing positions."""
+    return policy == SAMPLED or policy == SAMPLED_RAW
+
+
+@njit(cache=True)
+def token_row(raw, temp, top_k, top_p, out):
+    r"""The row tokens are drawn from and scored on: softmax(filter(log raw / T)).
+
+    T = ``temp`` (T = 0 means greedy: the row is built at T = 1 and the token is its argmax); then
+    top-p (Dream's ``top_p_logits``: in decreasing order keep a token while the mass before it is
+    <= top_p, so the first is always kept) and top-k (keep tokens >= the k-th largest, ties kept),
+    applied when ``top_p < 1`` and ``0 < top_k < V``; renormalised. T = 1 without filters copies
+    ``raw`` exactly.
+    """
+    V = raw.shape[0]
+    out[:] = raw
+    t = temp if temp > 0.0 else 1.0
+    if t != 1.0:
+        lbig = math.log(raw.max())
+        for v in range(V):
+            out[v] = math.exp((math.log(raw[v]) - lbig) / t) if raw[v] > 0.0 else 0.0
+        out /= out.sum()
+    filtered = False
+    if top_p < 1.0:
+        order = np.argsort(-out, kind="mergesort")  # decreasing, ties by lower index first
+        acc = 0.0
+        for r in range(V):
+            v = order[r]
+            p = out[v]
+            if r > 0 and acc > top_p:  # the mass before it already exceeds top_p
+                out[v] = 0.0
+                filtered = True
+            acc += p
+    if 0 < top_k < V:
+        kth = np.sort(out)[V - top_k]
+        for v in range(V):
+            if out[v] < kth:
+                out[v] = 0.0
+                filtered = True
+    if filtered:
+        out /= out.sum()
+
+
+@njit(cache=True)
+def draw_token(row, u, temp, cdf):
+    """x ~ row by inverse CDF with ``u``; T = 0: the argmax (lowest index among ties)."""
+    V = row.shape[0]
+    if temp == 0.0:
+        best = 0
+        for v in range(1, V):
+            if row[v] > row[best]:
+                best = v
+        return best
+    acc = 0.0
+    for v in range(V):
+        acc += row[v]
+        cdf[v] = acc
+    return draw_categorical(cdf, u)
+
+
+@njit(cache=True)
+def gumbel(u):
+    """-log(-log u), the Gumbel(0, 1) quantile (-inf at u = 0)."""
+    if u <= 0.0:
+        return -np.inf
+    return -math.log(-math.log(u))
+
+
+@njit(cache=True)
+def rule_candidates(x, tie, by_rank):
+    """Masked positions in tie order: by rank (random), by index, or by decreasing index."""
+    L = x.shape[0]
+    cand = np.empty(L, dtype=np.int64)
+    m = 0
+    for c in range(L):
+        i = by_rank[c] if tie == TIE_RANDOM else (c if tie == TIE_LOWEST else L - 1 - c)
+        if x[i] < 0:
+            cand[m] = i
+            m += 1
+    return cand[:m]
+
+
+@njit(cache=True)
+def rule_select(x, raw, trow, k, policy, tie, pos_temp, temp, block_of, by_rank, step_u, pos_u, drawn, sel, cdf):
+    r"""Write into sel[:k] the k masked positions first by (block, -key, tie order).
+
+    key = score (quantised as :func:`_score`), or score / pos_temp + Gumbel(pos_u[i]) when
+    ``pos_temp > 0`` (Gumbel-top-k: the positions are k draws without replacement from
+    softmax(score / pos_temp), Dream's ``alg_temp`` multinomial). Sampled-token scores first draw
+    drawn[i] ~ trow[i] with step_u[i] at every candidate and score trow[i, drawn[i]] (``SAMPLED``)
+    or raw[i, drawn[i]] (``SAMPLED_RAW``); random scores 0 (its order is the tie order), and
+    left-to-right scores -i.
+    """
+    cand = rule_candidates(x, tie, by_rank)
+    m = cand.shape[0]
+    neg = np.empty(m)
+    for c in range(m):
+        i = cand[c]
+        if is_sampled(policy):
+            v = draw_token(trow[i], step_u[i], temp, cdf)
+            drawn[i] = v
+            s = trow[i, v] if policy == SAMPLED else raw[i, v]
+            s = math.floor(s * _INV_QUANTUM + 0.5) / _INV_QUANTUM
+        elif policy == RANDOM:
+            s = 0.0
+        elif policy == LEFT_TO_RIGHT:
+            s = -float(i)
+        else:
+            s = _score(trow[i], policy)
+        if pos_temp > 0.0:
+            s = s / pos_temp + gumbel(pos_u[i])
+        neg[c] = -s
+    cand = cand[np.argsort(neg, kind="mergesort")]
+    cand = cand[np.argsort(block_of[cand], kind="mergesort")]
+    sel[:k] = cand[:k]
+
+
+@njit(cache=True)
+def rule_draw(x, trow, sel, k, step, policy, temp, token_u, drawn, reveal, cdf):
+    """Reveal sel[:k]: the candidate tokens already drawn (sampled scores) or x_i ~ trow[i] with
+    token_u[i]; return sum of log trow[i, x_i] (0 per greedy token, which is certain)."""
+    lp = 0.0
+    for c in range(k):
+        i = sel[c]
+        v = drawn[i] if is_sampled(policy) else draw_token(trow[i], token_u[i], temp, cdf)
+        x[i] = v
+        reveal[i] = step
+        if temp > 0.0:
+            lp += math.log(trow[i, v])
+    return lp
+
+
+@njit(cache=True)
+def rule_plan(x, k, policy, pos_temp, order, ptr, want, sel):
+    """Static policy without position temperature: the next k of ``order`` (rows only there);
+    otherwise every masked position wants its row. Return the new ptr."""
+    if is_static(policy) and pos_temp == 0.0:
+        return plan_step(x, k, policy, order, ptr, want, sel)
+    for i in range(x.shape[0]):
+        want[i] = x[i] < 0
+    return ptr
+
+
+@njit(cache=True)
+def rule_order(policy, block_of, rank, x0):
+    """The static reveal order restricted to the positions masked at the start (the prompt's gaps)."""
+    order = static_order(policy, block_of, rank)
+    out = np.empty(order.shape[0], dtype=np.int64)
+    m = 0
+    for i in order:
+        if x0[i] < 0:
+            out[m] = i
+            m += 1
+    return out[:m]
+
+
+@njit(cache=True)
+def rule_step(x, raw, trow, want, k, j, policy, tie, pos_temp, temp, top_k, top_p, block_of, by_rank, sel,
+              step_u, pos_u, token_u, drawn, reveal, cdf):
+    """One step of the rule path on one sequence given the rows of the ``want`` positions; return
+    the log-probability of the drawn tokens."""
+    for i in range(x.shape[0]):
+        if want[i]:
+            token_row(raw[i], temp, top_k, top_p, trow[i])
+    if not (is_static(policy) and pos_temp == 0.0):
+        rule_select(x, raw, trow, k, policy, tie, pos_temp, temp, block_of, by_rank, step_u, pos_u, drawn, sel, cdf)
+    return rule_draw(x, trow, sel, k, j, policy, temp, token_u, drawn, reveal, cdf)
+
+
+@njit(cache=True)
+def argmax_rest(x, raw, step, reveal):
+    """The final greedy step (MDLM's noise removal): every masked x_i = argmax raw[i] (lowest index)."""
+    n = 0
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            best = 0
+            for v in range(1, raw.shape[1]):
+                if raw[i, v] > raw[i, best]:
+                    best = v
+            x[i] = best
+            reveal[i] = step
+            n += 1
+    return n
+
+
+@njit(cache=True, parallel=True)
+def sample_fused_rule(family, hmm_params, ngram_params, K, V, counts, policy, tie, pos_temp, temp, top_k, top_p,
+                      final, x0, block_of, rank, token_u, step_u, pos_u, tokens, reveal, lp_out, nfe_out):
+    r"""The rule path of :func:`sample_fused`: B runs from the prompt ``x0`` (L,), step_u / pos_u
+    (B, N, L) (or (B, 1, 1) placeholders), ``final`` = 1 for a last greedy step on what is left."""
+    B, N = counts.shape
+    L = rank.shape[1]
+    for b in prange(B):
+        x = x0.copy()
+        pred = np.empty((L, K))
+        raw = np.zeros((L, V))
+        trow = np.zeros((L, V))
+        want = np.zeros(L, dtype=np.bool_)
+        sel = np.empty(L, dtype=np.int64)
+        drawn = np.zeros(L, dtype=np.int64)
+        cdf = np.empty(V)
+        order = rule_order(policy, block_of, rank[b], x0)
+        by_rank = np.argsort(rank[b])
+        ptr, lp, nfe = 0, 0.0, 0
+        for j in range(N):
+            k = counts[b, j]
+            if k == 0:
+                continue
+            ptr = rule_plan(x, k, policy, pos_temp, order, ptr, want, sel)
+            if exact_rows(family, hmm_params, ngram_params, x, want, pred, raw) == -np.inf:
+                uniform_rows(want, raw)
+            su = step_u[b, j] if is_sampled(policy) else step_u[0, 0]
+            pu = pos_u[b, j] if pos_temp > 0.0 else pos_u[0, 0]
+            lp += rule_step(x, raw, trow, want, k, j, policy, tie, pos_temp, temp, top_k, top_p, block_of, by_rank,
+                            sel, su, pu, token_u[b], drawn, reveal[b], cdf)
+            nfe += 1
+        if final == 1:
+            for i in range(L):
+                want[i] = x[i] < 0
+            if exact_rows(family, hmm_params, ngram_params, x, want, pred, raw) == -np.inf:
+                uniform_rows(want, raw)
+            if argmax_rest(x, raw, N, reveal[b]) > 0:
+                nfe += 1
+        tokens[b] = x
+        lp_out[b] = lp
+        nfe_out[b] = nfe
+
+
+@njit(cache=True, parallel=True)
+def generic_rule_step(x, rows, j, counts, policy, tie, pos_temp, temp, top_k, top_p, block_of, rank, ptrs, x0,
+                      token_u, step_u, pos_u, reveal, lp, nfe):
+    r"""One step of the generic driver on the rule path, given the denoiser's rows (B, L, V)."""
+    B, L = x.shape
+    V = rows.shape[2]
+    for b in prange(B):
+        k = counts[b, j]
+        if k == 0:
+            continue
+        want = np.empty(L, dtype=np.bool_)
+        sel = np.empty(L, dtype=np.int64)
+        drawn = np.zeros(L, dtype=np.int64)
+        trow = np.zeros((L, V))
+        cdf = np.empty(V)
+        order = rule_order(policy, block_of, rank[b], x0)
+        ptrs[b] = rule_plan(x[b], k, policy, pos_temp, order, ptrs[b], want, sel)
+        su = step_u[b, j] if is_sampled(policy) else step_u[0, 0]
+        pu = pos_u[b, j] if pos_temp > 0.0 else pos_u[0, 0]
+        lp[b] += rule_step(x[b], rows[b], trow, want, k, j, policy, tie, pos_temp, temp, top_k, top_p, block_of,
+                           np.argsort(rank[b]), sel, su, pu, token_u[b], drawn, reveal[b], cdf)
+        nfe[b] += 1
+
+
+@njit(cache=True, parallel=True)
+def generic_argmax(x, rows, step, reveal, nfe):
+    """The final greedy step of the generic driver for the whole batch."""
+    for b in prange(x.shape[0]):
+        if argmax_rest(x[b], rows[b], step, reveal[b]) > 0:
+            nfe[b] += 1

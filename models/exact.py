@@ -1,6 +1,7 @@
 r"""Exact laws of the exact-denoiser sampler: p_M(x) for a given reveal partition, and the full
 output law over all V^L strings for tiny sizes (ground truth for tests and exact metrics)."""
 import itertools
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -54,7 +55,9 @@ def log_prob_given_reveal(language, x, reveal_step):
     return out.reshape(xs.shape[:-1])
 
 
-def exact_law(language, length, steps, *, schedule, policy="random", block_length=None):
+def exact_law(language, length, steps, *, schedule, policy="random", block_length=None, tie="random",
+              position_temperature=0.0, temperature=1.0, top_k=None, top_p=None, prompt=None, final_argmax=False,
+              calls=None):
     r"""The sampler's full output law over all V^L strings, as a float64 array of shape ``(V,) * L``.
 
     A forward dynamic programme over sampler states (tokens revealed so far): every count outcome
@@ -64,15 +67,30 @@ def exact_law(language, length, steps, *, schedule, policy="random", block_lengt
     block first); adaptive policies keep one random permutation per run for their ties, so the
     programme is run for each of the L! permutations (weight 1/L! each). Limited to V^L <= 4096 and
     L <= 7.
+
+    The rule arguments of :func:`models.sample` (``tie``, ``position_temperature``, ``temperature``,
+    ``top_k``, ``top_p``, ``prompt``, ``final_argmax``) are accounted for by :class:`_RuleProgramme`:
+    a sampled-token score enumerates the joint candidate draws of every masked position (V^m per
+    state) and keeps the chosen positions' tokens; a position temperature gives each reveal set its
+    Plackett-Luce probability (a sum over the set's orderings); the token rule reshapes the rows
+    (greedy tokens with probability one). A ``"random"`` tie rule with an adaptive score enumerates
+    the L! permutations as above. ``calls`` (a caching rule) does not change the law and is
+    accepted so that a preset's keyword arguments serve both functions.
     """
     L = val.check_int("length", length, low=1)
     N = val.check_int("steps", steps, low=1)
     V = language.vocab_size
-    if N > L:
+    if N > L and not sch.takes_more_steps(schedule):
         raise ValueError(f"steps must be between 1 and length = {L}, got {N}")
     if V ** L > MAX_STRINGS or L > MAX_LENGTH:
         raise ValueError(f"exact_law enumerates V^L strings and L! orders: needs V^L <= {MAX_STRINGS} and "
                          f"L <= {MAX_LENGTH}, got V = {V}, L = {L}")
+    rule = pol.resolve_rule(policy, tie, position_temperature, temperature, top_k, top_p, final_argmax)
+    if isinstance(schedule, sch.TimeGrid) and not schedule.reveal_rest and not rule.final:
+        raise ValueError("a schedule that can leave positions masked (TimeGrid(reveal_rest=False)) needs "
+                         "final_argmax=True")
+    if not (rule.default and prompt is None):
+        return _rule_law(language, L, N, schedule, rule, block_length, prompt)
     plan = sch.resolve(schedule, L, N)
     code = pol.resolve(policy)
     block_of = pol.blocks(L, block_length)
@@ -128,13 +146,19 @@ class _Programme:
             table = rows.tolist()
             for sel, ps in self.choose(x, rows, k):
                 options = [[(v, p) for v, p in enumerate(table[i]) if p > 0.0] for i in sel]
-                for combo in itertools.product(*options):
-                    p = px * pk * ps
-                    nx = list(x)
-                    for i, (v, pv) in zip(sel, combo):
-                        p *= pv
-                        nx[i] = v
-                    nxt[tuple(nx)] += p
+                _add_outcomes(nxt, x, px * pk * ps, sel, options)
+
+
+def _add_outcomes(nxt, x, p0, sel, options):
+    r"""nxt[x with sel revealed as one combination] += p0 * prod of its probabilities, for every
+    combination of the independent draws at the positions ``sel`` (``options[c]``: [(token, p)])."""
+    for combo in itertools.product(*options):
+        p = p0
+        nx = list(x)
+        for i, (v, pv) in zip(sel, combo):
+            p *= pv
+            nx[i] = v
+        nxt[tuple(nx)] += p
 
 
 def _static_sets(x, k, code, block_of):
@@ -162,3 +186,151 @@ def _adaptive_chooser(code, block_of, by_rank):
         kern.select_adaptive(np.array(x, dtype=np.int64), rows, k, code, block_of, by_rank, sel)
         return [(tuple(int(i) for i in sel[:k]), 1.0)]
     return choose
+
+
+# -- the rule path's exact law --------------------------------------------------------------------
+
+def _rule_law(language, L, N, schedule, rule, block_length, prompt):
+    """exact_law for the rule path: one :class:`_RuleProgramme` per tie permutation where ties are random."""
+    V = language.vocab_size
+    if prompt is None:
+        x0 = (MASK,) * L
+    else:
+        arr = val.check_tokens("prompt", prompt, V)
+        if arr.shape != (L,) or not (arr < 0).any():
+            raise ValueError(f"prompt must have shape ({L},) with at least one MASK, got {arr.tolist()!r}")
+        x0 = tuple(int(v) for v in arr)
+    M = sum(v < 0 for v in x0)
+    plan = sch.resolve(schedule, M, N)
+    block_of = pol.blocks(L, block_length, x0.index(MASK))
+    denoiser = ExactDenoiser(language)
+    memo = {}
+
+    def rows_of(x):
+        if x not in memo:
+            raw = denoiser.conditionals(np.array(x, dtype=np.int64))
+            trow = np.zeros_like(raw)
+            for i in range(L):
+                if x[i] < 0:
+                    kern.token_row(raw[i], rule.temp, rule.top_k, rule.top_p, trow[i])
+            memo[x] = (raw, trow)
+        return memo[x]
+
+    random_ties = (rule.tie == kern.TIE_RANDOM and not kern.is_static(rule.code) and rule.pos_temp == 0.0)
+    perms = list(itertools.permutations(range(L))) if random_ties else [tuple(range(L))]
+    law = np.zeros(V ** L)
+    for perm in perms:
+        by_rank = np.argsort(np.array(perm, dtype=np.int64))
+        law += _RuleProgramme(rows_of, plan, V, rule, block_of, by_rank).run_from(x0) / len(perms)
+    return law.reshape((V,) * L)
+
+
+class _RuleProgramme(_Programme):
+    """The forward programme of the rule path: choices of positions may depend on candidate draws."""
+
+    def __init__(self, rows_of, plan, V, rule, block_of, by_rank):
+        super().__init__(rows_of, plan, V, None)
+        self.rule, self.block_of, self.by_rank = rule, block_of, by_rank
+
+    def run_from(self, x0):
+        dist = {x0: 1.0}
+        for j in range(self.plan.steps):
+            nxt = defaultdict(float)
+            for x, px in dist.items():
+                self._expand(x, px, j, nxt)
+            dist = nxt
+        law = np.zeros(self.V ** len(x0))
+        for x, p in dist.items():
+            if self.rule.final:
+                x = self._argmax_rest(x)
+            law[np.ravel_multi_index(x, (self.V,) * len(x0))] += p
+        return law
+
+    def _argmax_rest(self, x):
+        if all(v >= 0 for v in x):
+            return x
+        raw = self.rows_of(x)[0]
+        return tuple(int(np.argmax(raw[i])) if v < 0 else v for i, v in enumerate(x))
+
+    def _options(self, trow, i):
+        """[(token, probability)] of position i's draw (the argmax alone when greedy)."""
+        if self.rule.temp == 0.0:
+            return [(int(np.argmax(trow[i])), 1.0)]
+        return [(v, float(p)) for v, p in enumerate(trow[i]) if p > 0.0]
+
+    def _expand(self, x, px, j, nxt):
+        masked = [i for i in range(len(x)) if x[i] < 0]
+        for k, pk in self.plan.step_law(j, len(masked)):
+            if k == 0:
+                nxt[x] += px * pk
+                continue
+            raw, trow = self.rows_of(x)
+            r = self.rule
+            if kern.is_sampled(r.code):
+                for combo in itertools.product(*(self._options(trow, i) for i in masked)):
+                    drawn = dict(zip(masked, (v for v, _ in combo)))
+                    pc = math.prod(p for _, p in combo)
+                    row = trow if r.code == kern.SAMPLED else raw
+                    scores = {i: _quantise(row[i, drawn[i]]) for i in masked}
+                    for sel, ps in self._sets(masked, scores, k):
+                        nx = list(x)
+                        for i in sel:
+                            nx[i] = drawn[i]
+                        nxt[tuple(nx)] += px * pk * pc * ps
+                continue
+            if kern.is_static(r.code) and r.pos_temp == 0.0:
+                sets = _static_sets(x, k, r.code, self.block_of)
+            else:
+                scores = {i: _rule_score(trow[i], r.code, i) for i in masked}
+                sets = self._sets(masked, scores, k)
+            for sel, ps in sets:
+                _add_outcomes(nxt, x, px * pk * ps, sel, [self._options(trow, i) for i in sel])
+
+    def _sets(self, masked, scores, k):
+        """[(reveal set, probability)]: whole earliest blocks, then the top (or Plackett-Luce draws) of the
+        partial block by score, ties in the rule's order."""
+        fixed, left = [], k
+        for b in sorted({int(self.block_of[i]) for i in masked}):
+            members = [i for i in masked if self.block_of[i] == b]
+            if len(members) <= left:
+                fixed += members
+                left -= len(members)
+                if left == 0:
+                    return [(tuple(fixed), 1.0)]
+                continue
+            if self.rule.pos_temp > 0.0:
+                return [(tuple(fixed) + sub, p) for sub, p in _plackett_luce(members, scores, left, self.rule.pos_temp)]
+            tie = {kern.TIE_RANDOM: lambda i: int(np.flatnonzero(self.by_rank == i)[0]),
+                   kern.TIE_LOWEST: lambda i: i, kern.TIE_HIGHEST: lambda i: -i}[self.rule.tie]
+            top = sorted(members, key=lambda i: (-scores[i], tie(i)))[:left]
+            return [(tuple(fixed) + tuple(top), 1.0)]
+        return [(tuple(fixed), 1.0)]
+
+
+def _quantise(s):
+    return math.floor(s * 2.0 ** 40 + 0.5) / 2.0 ** 40
+
+
+def _rule_score(row, code, i):
+    if code == kern.RANDOM:
+        return 0.0
+    if code == kern.LEFT_TO_RIGHT:
+        return -float(i)
+    return float(kern._score(row, code))
+
+
+def _plackett_luce(members, scores, r, tau):
+    """[(subset, P)] of r draws without replacement from softmax(score / tau) over ``members``."""
+    top = max(scores[i] for i in members)
+    w = {i: math.exp((scores[i] - top) / tau) for i in members}
+    out = []
+    for sub in itertools.combinations(members, r):
+        total = 0.0
+        for order in itertools.permutations(sub):
+            p, left = 1.0, sum(w.values())
+            for i in order:
+                p *= w[i] / left
+                left -= w[i]
+            total += p
+        out.append((sub, total))
+    return out

@@ -47,6 +47,19 @@ class SampleResult:
     steps, schedule, policy, block_length, method :
         The run's configuration (the schedule as its resolved :class:`~models.schedules.Schedule`;
         ``method`` the path that ran: ``"tree"``, ``"sweep"`` or ``"generic"``).
+    calls : (*batch) int64
+        Denoiser calls under the ``calls=`` caching rule: ``"changed"`` (MDLM ``ddpm_cache``: a call
+        at the first step and at every step after one that changed x) or ``"every"`` (LLaDA, Dream,
+        MDLM ``ddpm``: one per step, revealing or not); a final greedy step adds one call.
+    rule : models.policies.Rule
+        The validated position and token rule (tie rule, position temperature, token temperature,
+        top-k, top-p, final greedy step).
+
+    With ``final_argmax=True`` the greedy step is step N: ``counts`` has N + 1 columns and
+    ``reveal_step`` may hold N. With a ``prompt``, its observed positions keep ``reveal_step = -1``.
+    For rules whose choice of positions depends on the drawn tokens (``"sampled"`` scores) or with
+    token rules, ``log_prob_sampler`` is the sum of log-probabilities of the drawn tokens under the
+    rows they were drawn from (greedy tokens count 0): p_M(x) given M only for the other rules.
 
     For ``size=None``, ``nfe`` and ``log_prob_sampler`` are numpy scalars (``np.int64``,
     ``np.float64``; shape ``()``), as numpy returns for ``size=None``.
@@ -62,13 +75,16 @@ class SampleResult:
     policy: str
     block_length: int | None
     method: str
+    calls: np.ndarray = None
+    rule: pol.Rule = None
 
 
 METHODS = ("auto", "tree", "sweep", "generic")
 
 
 def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="random", block_length=None,
-           method="auto", rng=None):
+           method="auto", rng=None, tie="random", position_temperature=0.0, temperature=1.0, top_k=None, top_p=None,
+           prompt=None, final_argmax=False, calls="changed", precision="float64"):
     r"""Generate sequences with an MDM sampler: start all-MASK, reveal over ``steps`` steps.
 
     Tokens revealed in one step are drawn independently from the denoiser's conditionals given
@@ -80,7 +96,7 @@ def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="ran
     length : int
         L >= 1.
     steps : int
-        N, 1 <= N <= L.
+        N, 1 <= N <= L (any N >= 1 for ancestral schedules: steps may reveal nothing).
     size : None, int or tuple of int
         Batch shape, as in numpy: None gives one sequence (``tokens`` of shape (L,)), an int B
         gives (B, L), a tuple prepends its dimensions (each >= 1).
@@ -98,6 +114,30 @@ def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="ran
         ``conditionals`` call per step (a language runs as :class:`ExactDenoiser`). ``"auto"``:
         the generic driver for a non-language, else the cheaper exact path by those counts.
     rng : None, int or numpy.random.Generator
+    tie : {"random", "lowest-index", "highest-index"}
+        How adaptive scores break ties (:mod:`models.policies`).
+    position_temperature : float
+        tau > 0 draws the positions from softmax(score / tau) without replacement (Dream ``alg_temp``).
+    temperature, top_k, top_p :
+        Token rule applied to each row before drawing and scoring (T = 0: argmax).
+    prompt : (L,) int, optional
+        Observed tokens (``synth.MASK`` where to generate): generation given a prompt or infilling.
+        Counts are over the masked positions; blocks start at the first masked position.
+    final_argmax : bool
+        After the N steps, set every still-masked position to its argmax (MDLM's noise removal).
+    calls : {"changed", "every"}
+        Caching rule of ``SampleResult.calls``.
+    precision : {"float64", "float32"}
+        ``"float32"`` (ancestral schedules, ``policy="random"``, no token rule; generic driver) draws
+        each masked position's step as MDLM's ``_sample_categorical`` does: a float32 exponential
+        race argmax_v q_v / (1e-10 - log(U_v + 1e-10)) over q = (p * r_j, 1 - r_j) (the tokens, then
+        "stay masked"), U float32 uniforms (24 bits, as ``torch.rand``), so its bias against
+        tokens of tiny probability can be measured against the float64 inverse-CDF draws. Counts
+        then come from the race, not from the schedule's binomial draws.
+
+    Rules beyond today's (a sampled-token score, a tie rule other than random, a position
+    temperature, a token rule, a prompt or the final greedy step) run on the rule path: fused numba
+    for languages (``"sweep"``; not ``"tree"``) or the generic driver, bit for bit alike.
 
     Returns
     -------
@@ -109,17 +149,39 @@ def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="ran
         Before any randomness is drawn: bad lengths, size, schedule, policy, block length, method
         (or a method the denoiser or policy cannot run), or a denoiser without ``conditionals``.
     """
-    run = _check_run(denoiser, length, steps, size, schedule, policy, block_length, method)
-    rng = np.random.default_rng(rng)
+    rule = pol.resolve_rule(policy, tie, position_temperature, temperature, top_k, top_p, final_argmax)
+    if calls not in CALL_RULES:
+        raise ValueError(f"calls must be one of {list(CALL_RULES)}, got {calls!r}")
+    if precision not in ("float64", "float32"):
+        raise ValueError(f"precision must be 'float64' or 'float32', got {precision!r}")
+    if precision == "float32":
+        return _sample_race32(denoiser, length, steps, size, schedule, policy, block_length, rule, prompt, calls,
+                              rng)
+    run = _check_run(denoiser, length, steps, size, schedule, policy, block_length, method, rule, prompt)
+    rng = val.check_rng(rng)
     counts, rank = _draw_plan(run.plan, run.B, run.L, rng)
     token_u = rng.random((run.B, run.L))
     out = _Outputs(np.empty((run.B, run.L), dtype=np.int64), np.full((run.B, run.L), -1, dtype=np.int64),
                    np.zeros(run.B), np.zeros(run.B, dtype=np.int64))
-    RUNNERS[run.method](run, counts, rank, token_u, out)
-    shape = run.shape
+    if run.x0 is None:
+        RUNNERS[run.method](run, counts, rank, token_u, out)
+    else:
+        step_u, pos_u = _draw_rule(run, rng)
+        RULE_RUNNERS[run.method](run, counts, rank, token_u, step_u, pos_u, out)
+        if rule.final:
+            counts = np.concatenate([counts, (out.reveal == run.N).sum(axis=1, keepdims=True)], axis=1)
+    shape, n_calls = run.shape, CALL_RULES[calls](counts[:, :run.N]) + rule.final
     return SampleResult(out.tokens.reshape(shape + (run.L,)), out.reveal.reshape(shape + (run.L,)),
-                        counts.reshape(shape + (run.N,)), out.nfe.reshape(shape)[()],
-                        out.log_prob.reshape(shape)[()], run.N, run.plan, policy, block_length, run.method)
+                        counts.reshape(shape + (counts.shape[1],)), out.nfe.reshape(shape)[()],
+                        out.log_prob.reshape(shape)[()], run.N, run.plan, policy, block_length, run.method,
+                        n_calls.reshape(shape)[()], rule)
+
+
+#: caching rule -> counts (B, N) -> denoiser calls (B,) over the N steps.
+CALL_RULES = {
+    "every": lambda counts: np.full(counts.shape[0], counts.shape[1], dtype=np.int64),
+    "changed": lambda counts: 1 + (counts[:, :-1] > 0).sum(axis=1).astype(np.int64),
+}
 
 
 class ExactDenoiser:
@@ -163,7 +225,7 @@ def reveal_partitions(length, steps, *, size=None, schedule="linear", policy="ra
     if not kern.is_static(code):
         raise ValueError(f"reveal_partitions needs a static policy ('random' or 'left-to-right'), got {policy!r}")
     plan, block_of = sch.resolve(schedule, L, N), pol.blocks(L, block_length)
-    rng = np.random.default_rng(rng)
+    rng = val.check_rng(rng)
     counts, rank = _draw_plan(plan, B, L, rng)
     out = np.empty((B, L), dtype=np.int64)
     for b in range(B):
@@ -187,6 +249,8 @@ class _Run(NamedTuple):
     plan: sch.Schedule
     code: int
     block_of: np.ndarray
+    rule: pol.Rule = None
+    x0: np.ndarray = None  # the rule path's starting tokens (L,) (MASK to generate); None: the default path
 
 
 class _Outputs(NamedTuple):
@@ -198,11 +262,11 @@ class _Outputs(NamedTuple):
     nfe: np.ndarray
 
 
-def _check_lengths(length, steps, size):
-    """(L, N, batch shape, B) with 1 <= N <= L and every batch dimension >= 1."""
+def _check_lengths(length, steps, size, ancestral=False):
+    """(L, N, batch shape, B) with 1 <= N <= L (any N for ancestral) and every batch dimension >= 1."""
     L = val.check_int("length", length, low=1)
     N = val.check_int("steps", steps, low=1)
-    if N > L:
+    if N > L and not ancestral:
         raise ValueError(f"steps must be between 1 and length = {L} (each step reveals at least one token "
                          f"on average), got {N}")
     shape = val.check_size(size)
@@ -211,21 +275,52 @@ def _check_lengths(length, steps, size):
     return L, N, shape, int(np.prod(shape, dtype=np.int64))
 
 
-def _check_run(denoiser, length, steps, size, schedule, policy, block_length, method):
-    L, N, shape, B = _check_lengths(length, steps, size)
-    plan, code, block_of = sch.resolve(schedule, L, N), pol.resolve(policy), pol.blocks(L, block_length)
+def _check_prompt(prompt, denoiser, L):
+    """The starting tokens (L,) int64 of the rule path (all MASK without a prompt) and their masked count."""
+    if prompt is None:
+        return np.full(L, MASK, dtype=np.int64), L
+    V = denoiser.vocab_size if hasattr(denoiser, "vocab_size") else np.iinfo(np.int64).max
+    x0 = val.check_tokens("prompt", prompt, V)
+    if x0.shape != (L,):
+        raise ValueError(f"prompt must have shape (length,) = ({L},), got {x0.shape}")
+    M = int((x0 < 0).sum())
+    if M == 0:
+        raise ValueError("prompt must leave at least one position masked (synth.MASK) to generate")
+    return x0, M
+
+
+def _check_run(denoiser, length, steps, size, schedule, policy, block_length, method, rule=None, prompt=None,
+               rule_path=False):
+    L, N, shape, B = _check_lengths(length, steps, size, ancestral=sch.takes_more_steps(schedule))
+    code = pol.resolve(policy)
+    x0 = None
+    if rule_path or (rule is not None and not (rule.default and prompt is None)):
+        x0, M = _check_prompt(prompt, denoiser, L)
+        start = int(np.argmax(x0 < 0))
+        plan, block_of = sch.resolve(schedule, M, N), pol.blocks(L, block_length, start)
+    else:
+        plan, block_of = sch.resolve(schedule, L, N), pol.blocks(L, block_length)
+    if plan.kind == "ancestral" and not (rule is not None and rule.final) and plan.reveal_prob[-1] < 1.0:
+        raise ValueError("a schedule that can leave positions masked (TimeGrid(reveal_rest=False)) needs "
+                         "final_argmax=True")
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     chain = denoiser.chain() if isinstance(denoiser, Language) else None
     arrays = None if chain is None else kernel_arrays(chain)  # validates the chain, TypeError for other types
     family = None if chain is None else _FAMILIES[type(chain)]
-    ran = _resolve_method(method, arrays, family, L, N, code)
+    ran = _resolve_method(method, arrays, family, L, N, code if x0 is None else kern.CONFIDENCE)
     if ran in ("tree", "sweep") and (chain is None or (ran == "tree" and not kern.is_static(code))):
         need = "a synth language" + (" and a static policy ('random' or 'left-to-right')" if ran == "tree" else "")
         raise ValueError(f"method={ran!r} needs {need}, got {type(denoiser).__name__} with policy {policy!r}")
+    if ran == "tree" and x0 is not None:
+        raise ValueError("method='tree' runs today's rules only; a tie rule, position temperature, token rule, "
+                         "prompt or final_argmax needs method='sweep' or 'generic'")
+    if x0 is not None and (kern.is_sampled(code) or rule.pos_temp > 0):
+        val.check_entries("the per-step uniforms (B, N, L) of a sampled-token score or position temperature",
+                          (B, N, L))
     if ran == "generic":
         generic = ExactDenoiser(denoiser) if chain is not None else _check_denoiser(denoiser)
-        return _Run(ran, generic, None, None, shape, B, L, N, plan, code, block_of)
+        return _Run(ran, generic, None, None, shape, B, L, N, plan, code, block_of, rule, x0)
     if ran == "tree":
         dense = family.dense(chain)
         arrays = arrays if dense is chain else kernel_arrays(dense)
@@ -234,7 +329,7 @@ def _check_run(denoiser, length, steps, size, schedule, policy, block_length, me
     if ran == "tree":
         val.check_entries("the segment tree (2 P, K, K) kept per sequence in flight, P = 2^ceil(log2 L)",
                           (2 * _tree_leaves(L), K, K))
-    return _Run(ran, None, arrays, family, shape, B, L, N, plan, code, block_of)
+    return _Run(ran, None, arrays, family, shape, B, L, N, plan, code, block_of, rule, x0)
 
 
 def _resolve_method(method, arrays, family, L, N, code):
@@ -329,6 +424,107 @@ def _run_generic(run, counts, rank, token_u, out):
 
 #: method name -> runner(run, counts, rank, token_u, out); "auto" is resolved before this table.
 RUNNERS = {"tree": _run_tree, "sweep": _run_sweep, "generic": _run_generic}
+
+_NO_STEP_U = np.zeros((1, 1, 1))
+
+
+def _draw_rule(run, rng):
+    """The rule path's extra randomness, after ``token_u``: step_u (B, N, L) for a sampled-token score,
+    then pos_u (B, N, L) for a position temperature (placeholders (1, 1, 1) otherwise)."""
+    shape = (run.B, run.N, run.L)
+    step_u = rng.random(shape) if kern.is_sampled(run.code) else _NO_STEP_U
+    pos_u = rng.random(shape) if run.rule.pos_temp > 0.0 else _NO_STEP_U
+    return step_u, pos_u
+
+
+def _run_sweep_rule(run, counts, rank, token_u, step_u, pos_u, out):
+    family, hmm_params, ngram_params = run.family.sweep_args(run.arrays)
+    r = run.rule
+    kern.sample_fused_rule(family, hmm_params, ngram_params, run.arrays.num_states, run.arrays.vocab_size, counts,
+                           run.code, r.tie, r.pos_temp, r.temp, r.top_k, r.top_p, r.final, run.x0, run.block_of, rank,
+                           token_u, step_u, pos_u, out.tokens, out.reveal, out.log_prob, out.nfe)
+
+
+def _run_generic_rule(run, counts, rank, token_u, step_u, pos_u, out):
+    B, N = counts.shape
+    r = run.rule
+    x = np.repeat(run.x0[None], B, axis=0)
+    ptrs = np.zeros(B, dtype=np.int64)
+    for j in range(N):
+        if not counts[:, j].any():
+            continue
+        rows = _rows_of(run.denoiser, x)
+        kern.generic_rule_step(x, rows, j, counts, run.code, r.tie, r.pos_temp, r.temp, r.top_k, r.top_p,
+                               run.block_of, rank, ptrs, run.x0, token_u, step_u, pos_u, out.reveal, out.log_prob,
+                               out.nfe)
+    if r.final:
+        kern.generic_argmax(x, _rows_of(run.denoiser, x), N, out.reveal, out.nfe)
+    out.tokens[:] = x
+
+
+def _rows_of(denoiser, x):
+    rows = np.ascontiguousarray(denoiser.conditionals(x), dtype=np.float64)
+    _check_rows(rows, x)
+    return rows
+
+
+def _sample_race32(denoiser, length, steps, size, schedule, policy, block_length, rule, prompt, calls, rng):
+    """``precision="float32"``: the float32 race of MDLM's ``_sample_categorical``, generic driver."""
+    if policy != "random" or rule.temp != 1.0 or rule.top_k or rule.top_p < 1.0 or rule.pos_temp > 0.0:
+        raise ValueError("precision='float32' reproduces MDLM's race: it needs policy='random' and no token rule")
+    if not sch.is_ancestral(schedule):
+        raise ValueError(f"precision='float32' needs an ancestral schedule (a reveal probability per step), got "
+                         f"{schedule!r}")
+    run = _check_run(denoiser, length, steps, size, schedule, policy, block_length, "generic", rule, prompt,
+                     rule_path=True)
+    rng = val.check_rng(rng)
+    B, L, N = run.B, run.L, run.N
+    x = np.repeat(run.x0[None], B, axis=0)
+    reveal, counts = np.full((B, L), -1, dtype=np.int64), np.zeros((B, N + rule.final), dtype=np.int64)
+    lp, nfe = np.zeros(B), np.zeros(B, dtype=np.int64)
+    for j, r in enumerate(run.plan.reveal_prob):
+        masked = x < 0
+        if not masked.any():
+            continue
+        rows = _rows_of(run.denoiser, x)  # (B, L, V) float64
+        new, tok = race32(rows, float(r), rng)
+        new &= masked
+        x[new], reveal[new], counts[:, j] = tok[new], j, new.sum(axis=1)
+        with np.errstate(divide="ignore"):
+            lp += np.where(new, np.log(np.take_along_axis(rows, tok[..., None], axis=-1)[..., 0]), 0.0).sum(axis=1)
+        nfe += new.any(axis=1)
+    if rule.final:
+        kern.generic_argmax(x, _rows_of(run.denoiser, x), N, reveal, nfe)
+        counts[:, N] = (reveal == N).sum(axis=1)
+    if (x < 0).any():
+        raise ValueError("precision='float32' left positions masked: use final_argmax=True with a schedule that "
+                         "can leave them (TimeGrid(reveal_rest=False))")
+    shape, n_calls = run.shape, CALL_RULES[calls](counts[:, :N]) + rule.final
+    return SampleResult(x.reshape(shape + (L,)), reveal.reshape(shape + (L,)),
+                        counts.reshape(shape + (counts.shape[1],)),
+                        nfe.reshape(shape)[()], lp.reshape(shape)[()], N, run.plan, policy, block_length, "generic",
+                        n_calls.reshape(shape)[()], rule)
+
+
+def race32(rows, r, rng):
+    r"""One step of MDLM's float32 race for every position: (revealed (B, L) bool, token (B, L) int64).
+
+    q = (float32(rows) * float32(r), float32(1 - r)) over V + 1 categories, U ~ float32 uniforms
+    (B, L, V + 1), winner = argmax q / (1e-10 - log(U + 1e-10)) in float32 (``_sample_categorical``);
+    the last category means "stays masked".
+    """
+    B, L, V = rows.shape
+    q = np.empty((B, L, V + 1), dtype=np.float32)
+    q[..., :V] = rows.astype(np.float32) * np.float32(r)
+    q[..., V] = np.float32(1.0 - r)
+    u = rng.random((B, L, V + 1), dtype=np.float32)
+    gumbel_norm = np.float32(1e-10) - np.log(u + np.float32(1e-10))
+    win = (q / gumbel_norm).argmax(axis=-1)
+    return win < V, np.minimum(win, V - 1).astype(np.int64)
+
+
+#: the rule path's runners: runner(run, counts, rank, token_u, step_u, pos_u, out).
+RULE_RUNNERS = {"sweep": _run_sweep_rule, "generic": _run_generic_rule}
 
 
 def _check_rows(rows, x):

@@ -491,3 +491,112 @@ def _reveal_outcomes(lang, x, k, policy, order, ptr, block_of, rank, sign):
                 y[i] = v
             out.append((tuple(y), p))
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The rule path (issue 11): token rules, sampled-token scores, tie rules, position temperature,
+# prompts and the final greedy step
+# ----------------------------------------------------------------------------------------------
+
+SAMPLED = ("sampled", "sampled-raw")
+
+
+def rule_row(row, temp, top_k, top_p):
+    r"""softmax(filter(log row / T)) as a list; T = 0 builds it at T = 1. top-p keeps, in decreasing
+    order (ties: lower index first), a token while the mass before it is <= top_p; top-k keeps the
+    tokens >= the k-th largest; both renormalise. T = 1 without filters returns the row unchanged."""
+    V = len(row)
+    out = [float(p) for p in row]
+    t = temp if temp > 0.0 else 1.0
+    if t != 1.0:
+        lbig = math.log(max(out))
+        out = [math.exp((math.log(p) - lbig) / t) if p > 0.0 else 0.0 for p in out]
+        z = 0.0
+        for p in out:
+            z += p
+        out = [p / z for p in out]
+    removed = False
+    if top_p < 1.0:
+        before = 0.0
+        for r, v in enumerate(sorted(range(V), key=lambda v: (-out[v], v))):
+            p = out[v]
+            if r > 0 and before > top_p:
+                out[v], removed = 0.0, True
+            before += p
+    if 0 < top_k < V:
+        kth = sorted(out)[V - top_k]
+        for v in range(V):
+            if out[v] < kth:
+                out[v], removed = 0.0, True
+    if removed:
+        z = 0.0
+        for p in out:
+            z += p
+        out = [p / z for p in out]
+    return out
+
+
+def rule_draw(row, u, temp):
+    """Inverse CDF with ``u``; T = 0: the first maximum."""
+    if temp == 0.0:
+        return max(range(len(row)), key=lambda v: (row[v], -v))
+    return draw_categorical(cumulative(row), u)
+
+
+def rule_key(i, policy, raw, trow, drawn, pos_temp, pos_u):
+    r"""Position i's key: quantised score (sampled-token probability under trow or raw, 0 for random,
+    -i for left-to-right, :func:`score` of trow otherwise), then / tau + Gumbel(pos_u[i]) if tau > 0."""
+    if policy in SAMPLED:
+        s = quantise((trow if policy == "sampled" else raw)[i][drawn[i]])
+    elif policy == "random":
+        s = 0.0
+    elif policy == "left-to-right":
+        s = -float(i)
+    else:
+        s = score(trow[i], policy)
+    if pos_temp > 0.0:
+        g = -math.inf if pos_u[i] <= 0.0 else -math.log(-math.log(pos_u[i]))
+        s = s / pos_temp + g
+    return s
+
+
+def run_rule(lang, counts, policy, rule, x0, block_of, rank, token_u, step_u, pos_u):
+    r"""One sequence on the rule path. ``rule`` = dict(tie, pos_temp, temp, top_k, top_p, final);
+    step_u / pos_u are (N, L) lists (or None). Returns (x, reveal, lp, nfe)."""
+    L = len(x0)
+    x, reveal, lp, nfe, ptr = list(x0), [-1] * L, 0.0, 0, 0
+    tie_place = {"random": lambda i: rank[i], "lowest-index": lambda i: i, "highest-index": lambda i: -i}[rule["tie"]]
+    order = [i for i in static_order(policy, block_of, rank) if x0[i] < 0]
+    static = policy in STATIC and rule["pos_temp"] == 0.0
+    for j, k in enumerate(counts):
+        if k == 0:
+            continue
+        masked = [i for i in range(L) if x[i] < 0]
+        sel = order[ptr:ptr + k] if static else None
+        ptr += k if static else 0
+        raw = denoiser_rows(lang, x, [i in (sel if static else masked) for i in range(L)])
+        trow = {i: rule_row(r, rule["temp"], rule["top_k"], rule["top_p"]) for i, r in raw.items()}
+        drawn = {}
+        if not static:
+            if policy in SAMPLED:
+                drawn = {i: rule_draw(trow[i], step_u[j][i], rule["temp"]) for i in masked}
+            key = {i: rule_key(i, policy, raw, trow, drawn, rule["pos_temp"], pos_u[j] if pos_u else None)
+                   for i in masked}
+            sel = sorted(masked, key=lambda i: (block_of[i], -key[i], tie_place(i)))[:k]
+        for i in sel:
+            v = drawn[i] if policy in SAMPLED else rule_draw(trow[i], token_u[i], rule["temp"])
+            x[i], reveal[i] = v, j
+            if rule["temp"] > 0.0:
+                lp += math.log(trow[i][v])
+        nfe += 1
+    if rule["final"] and any(v < 0 for v in x):
+        raw = denoiser_rows(lang, x, [v < 0 for v in x])
+        for i, r in raw.items():
+            x[i], reveal[i] = max(range(len(r)), key=lambda v: (r[v], -v)), len(counts)
+        nfe += 1
+    return x, reveal, lp, nfe
+
+
+def rule_blocks(length, block_length, start):
+    """block_of[i] = (i - start) // block_length for i >= start, 0 before (blocks start at the first gap)."""
+    return [0 if block_length is None else max(i - start, 0) // block_length for i in range(length)]

@@ -15,7 +15,9 @@ def test_steps_out_of_range(lang):
     with pytest.raises(ValueError, match=r"steps must be >= 1, got 0"):
         models.sample(lang, 5, 0)
     with pytest.raises(ValueError, match=r"steps must be between 1 and length = 5 .* got 6"):
-        models.sample(lang, 5, 6)
+        models.sample(lang, 5, 6, schedule="balanced")
+    # ancestral schedules take N > L (issue 11: steps that reveal nothing)
+    assert models.sample(lang, 5, 6, schedule="linear", rng=0).counts.sum() == 5
 
 
 def test_counts_must_sum_to_length(lang):
@@ -29,7 +31,7 @@ def test_counts_must_sum_to_length(lang):
 
 def test_unknown_names_list_the_valid_ones(lang):
     with pytest.raises(ValueError, match=r"policy must be one of \['random', 'left-to-right', 'confidence', "
-                                         r"'margin', 'entropy'\], got 'greedy'"):
+                                         r"'margin', 'entropy', 'sampled', 'sampled-raw'\], got 'greedy'"):
         models.sample(lang, 5, 2, policy="greedy")
     with pytest.raises(ValueError, match=r"schedule must be one of \['linear', 'cosine', 'loglinear', 'balanced', "
                                          r"'balanced-front', 'balanced-back'\].*got 'square'"):
