@@ -3,6 +3,7 @@ import numpy as np
 
 from mdmlab import synth
 from mdmlab import theory
+from mdmlab.analysis._argtypes import nonneg_float, nonneg_int, path_arg, positive_float, positive_int, probability
 from mdmlab.analysis.cli import SUMMARIES
 from mdmlab.models import schedules
 
@@ -19,30 +20,30 @@ def add_parser(sub):
     ser.add_argument("--language", default="pair-copy:symbols=2",
                      help=f"a spec or saved file of a hard language ({', '.join(theory.SER_BOUNDS)}), e.g. "
                           f"pair-copy:symbols=4 or block-copy:symbols=2,block=3")
-    ser.add_argument("--length", type=int, required=True, help="L")
-    ser.add_argument("--steps", type=int, required=True, help="N")
+    ser.add_argument("--length", type=positive_int, required=True, help="L")
+    ser.add_argument("--steps", type=positive_int, required=True, help="N")
     ser.add_argument("--schedule", default="linear", choices=["linear", "balanced", "balanced-front", "balanced-back"])
-    ser.add_argument("--delta", type=float, nargs="+", default=list(DELTAS), help="SER targets for N*(L, delta)")
+    ser.add_argument("--delta", type=probability, nargs="+", default=list(DELTAS), help="SER targets for N*(L, delta)")
     ter = kinds.add_parser("ter", help="Feng et al.'s n-gram TER bound with its constants",
                            epilog="Example: mdmlab bounds ter --order 3 --vocab 8 --steps 64")
-    ter.add_argument("--order", type=int, required=True)
-    ter.add_argument("--vocab", type=int, required=True)
-    ter.add_argument("--steps", type=int, required=True)
-    ter.add_argument("--eps-learning", type=float, default=0.0)
-    ter.add_argument("--c-steps", type=float, default=1.0)
-    ter.add_argument("--c-excess", type=float, default=1.0)
-    ter.add_argument("--target", type=float, nargs="+", default=[1.0, 0.5, 0.1], help="excesses for N*")
+    ter.add_argument("--order", type=positive_int, required=True)
+    ter.add_argument("--vocab", type=positive_int, required=True)
+    ter.add_argument("--steps", type=positive_int, required=True)
+    ter.add_argument("--eps-learning", type=nonneg_float, default=0.0)
+    ter.add_argument("--c-steps", type=positive_float, default=1.0)
+    ter.add_argument("--c-excess", type=positive_float, default=1.0)
+    ter.add_argument("--target", type=positive_float, nargs="+", default=[1.0, 0.5, 0.1], help="excesses for N*")
     kl = kinds.add_parser("kl", help="Li & Cai's KL bound",
                           epilog="Example: mdmlab bounds kl --language ngram:order=3,vocab=8,seed=1 --length 64 --s-max 4")
-    kl.add_argument("--s-max", type=int, required=True, help="most tokens revealed in one step")
-    kl.add_argument("--length", type=int, required=True)
+    kl.add_argument("--s-max", type=positive_int, required=True, help="most tokens revealed in one step")
+    kl.add_argument("--length", type=positive_int, required=True)
     src = kl.add_mutually_exclusive_group(required=True)
-    src.add_argument("--mutual-information", type=float, help="sum_i I(X_i; X_-i) in nats")
+    src.add_argument("--mutual-information", type=nonneg_float, help="sum_i I(X_i; X_-i) in nats")
     src.add_argument("--language", help="a language spec or file; its mutual information is computed")
-    kl.add_argument("--eps-train", type=float, default=0.0)
-    kl.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (HMMs too long to enumerate)")
+    kl.add_argument("--eps-train", type=nonneg_float, default=0.0)
+    kl.add_argument("--seed", type=nonneg_int, default=0, help="Monte Carlo seed (HMMs too long to enumerate)")
     for q in (ser, ter, kl):
-        q.add_argument("--latex", metavar="FILE", help="write a LaTeX snippet of the bound to FILE")
+        q.add_argument("--latex", metavar="FILE", type=path_arg, help="write a LaTeX snippet of the bound to FILE")
     p.set_defaults(func=run)
 
 

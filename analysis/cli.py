@@ -18,6 +18,8 @@ SUMMARIES = {
     "report": "run a preset and write REPORT.md, tables and figures",
     "bounds": "print, evaluate and invert the theory's bounds",
     "schedule": "optimal counts for N steps and the exact KL of every named schedule (random order)",
+    "verdicts": "check every claim on sweep and n-star directories (holds / violated / inconclusive / vacuous)",
+    "n-star": "N*(L) by stochastic bisection over N, with its interval (SER or per-token KL target)",
 }
 
 
@@ -44,6 +46,9 @@ def build_parser(command=None):
         commands.add_parsers(sub)
         bounds_cli.add_parser(sub)
         schedule_cli.add_parser(sub)
+        from mdmlab.analysis import verdicts_cli
+
+        verdicts_cli.add_parser(sub)
     else:
         for name, summary in SUMMARIES.items():
             sub.add_parser(name, help=summary, add_help=False)
@@ -67,11 +72,14 @@ def main(argv=None):
         return 0
     try:
         return args.func(args)
-    except ValueError as err:  # bad values that argparse cannot see: name them, no traceback
-        parser.exit(2, f"mdmlab {args.command}: error: {err}\n")
     except BrokenPipeError:  # 'mdmlab ... | head' closed the pipe: stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except (ValueError, TypeError, OSError, ArithmeticError) as err:  # bad values or files argparse cannot see
+        msg = " ".join(str(err).split()) or type(err).__name__  # one line, no traceback
+        parser.exit(2, f"mdmlab {args.command}: error: {msg}\n")
+    except KeyboardInterrupt:  # Ctrl-C: the command said what was kept and how to resume
+        parser.exit(130, f"mdmlab {args.command}: interrupted\n")
 
 
 if __name__ == "__main__":

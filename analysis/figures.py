@@ -45,12 +45,16 @@ def ser_heatmap(df, ax, *, n_star_line=None):
 
 
 def n_star_vs_length(nstar, ax):
-    r"""N*(L, delta) on log-log axes, one line per curve, with the fitted slope in the label."""
-    for (lang, sched, delta), g in nstar.dropna(subset=["n_star"]).groupby(["language", "schedule", "delta"]):
-        slope = np.polyfit(np.log(g["length"]), np.log(g["n_star"]), 1)[0] if len(g) > 1 else np.nan
-        ax.plot(g["length"], g["n_star"], "o-", label=f"{lang}, {sched}, delta={delta} (slope {slope:.2f})")
-    ax.set(xscale="log", yscale="log", xlabel="L", ylabel="N*(L, delta)")
-    ax.legend(fontsize="x-small")
+    r"""N*(L) on log-log axes with its interval, one line per (language, schedule, statistic, target);
+    censored points are left out of the lines (the verdict rows count them)."""
+    d = nstar[(nstar["censored"] == "") & np.isfinite(nstar["n_star"]) & np.isfinite(nstar["n_star_high"])]
+    for (lang, sched, stat, t), g in d.groupby(["language", "schedule", "statistic", "target"]):
+        g = g.sort_values("length")
+        err = [g["n_star"] - g["n_star_low"], g["n_star_high"] - g["n_star"]]
+        ax.errorbar(g["length"], g["n_star"], yerr=err, marker="o", capsize=2,
+                    label=f"{lang}, {sched}, {stat} <= {t:g}")
+    ax.set(xscale="log", yscale="log", xlabel="L", ylabel="N*(L)")
+    ax.legend(fontsize="xx-small")
     return ax
 
 

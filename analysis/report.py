@@ -3,6 +3,8 @@ r"""``mdmlab report``: run the preset sweeps, check them against theory, write t
 Writes into ``OUT``: ``REPORT.md`` (what ran, the verdicts, the tables, the figures), every table as
 ``.csv``, ``.tex`` (booktabs) and Markdown, figures as PNG and PDF, the sweeps' raw cells and
 manifests under ``sweeps/``, and ``manifest.json``. Rerunning the same command reuses finished cells.
+The verdicts are :func:`analysis.verdicts.verdicts` on the sweeps and on the N*(L) searches of the
+preset's ``"nstar"`` configs (:mod:`analysis.nstar`), the same function ``mdmlab verdicts`` runs.
 """
 import dataclasses
 import json
@@ -17,32 +19,61 @@ from matplotlib.figure import Figure
 
 from mdmlab import synth
 from mdmlab import theory
-from mdmlab.analysis import figures, scaling
+from mdmlab.analysis import figures
+from mdmlab.analysis import verdicts as vd
 from mdmlab.analysis.manifest import manifest
+from mdmlab.analysis.nstar import NStarConfig, run_n_star
 from mdmlab.analysis.sweep import SweepConfig, run_sweep
 
 TER_LANG = "ngram:order=3,vocab=8,seed=1"
 SER_LANGS = ("pair-copy:symbols=4", "all-equal:symbols=2", "ngram:order=3,vocab=8,sparsity=0.5,seed=1")
+#: The three languages of claim 1 (N_TER and N_SER on the same language): pair-copy, a sparse trigram
+#: and a random sparse HMM. The trigram of claim 1 has V = 4 (K = 16 window states) so that its
+#: bisections fit the time budgets; the SER sweep of the full preset keeps the V = 8 one.
+HMM_LANG = "hmm:states=8,vocab=8,sparsity=0.75,seed=1"
+CLAIM1_QUICK = ("pair-copy:symbols=4", "ngram:order=3,vocab=4,sparsity=0.5,seed=1", HMM_LANG)
+CLAIM1_FULL = CLAIM1_QUICK  # the V = 8 trigram's N = L/2 runs at L = 512 cost minutes per evaluation
 RATIOS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
+#: Pre-registered targets: N_SER at SER <= 1/2; N_TER at E_M KL(q || p_M) / L <= eps nats per token,
+#: eps chosen so that N_TER (about 5 for pair-copy at 0.15, 7 at 0.1) sits well below the smallest L.
+DELTA = 0.5
+EPS_QUICK, EPS_FULL = 0.15, 0.1
+ANY_SCHEDULES = ("linear", "cosine", "loglinear", "balanced")
 
 PRESETS = {
-    "quick": {
+    "quick": {  # <= 5 minutes on 2 cores: claim 1 spans L = 8..256 (32x) here, 16..1024 (64x) in "full"
         "ter": SweepConfig(languages=(TER_LANG,), lengths=(16, 32, 64, 128, 256), steps=(2, 4, 8, 16),
                            samples=512),
-        "ser": SweepConfig(languages=SER_LANGS, lengths=(16, 32, 64, 128, 256), steps_per_length=RATIOS, samples=512),
-        "kl": SweepConfig(languages=(TER_LANG, "pair-copy:symbols=4"), lengths=(16, 64, 256), schedules=("balanced",),
-                          steps_per_length=(1 / 8, 1 / 4, 1 / 2), samples=256, kl=True),
+        "ser": SweepConfig(languages=SER_LANGS[:2], lengths=(16, 64, 256), steps_per_length=RATIOS,
+                           schedules=("linear", "cosine", "balanced"), samples=512),
+        "kl": SweepConfig(languages=(TER_LANG, "pair-copy:symbols=4", "all-equal:symbols=2"), lengths=(16, 64, 256),
+                          schedules=("balanced",), steps_per_length=(1 / 8, 1 / 4, 1 / 2), samples=256, kl=True),
+        "nstar": (NStarConfig(languages=CLAIM1_QUICK, lengths=(8, 16, 64, 256), schedules=("linear",),
+                              ser_targets=(DELTA,), kl_targets=(EPS_QUICK,), samples=512, rel_width=0.3,
+                              max_samples=512),
+                  NStarConfig(languages=("pair-copy:symbols=4",), lengths=(8, 16, 64, 256),
+                              schedules=("cosine", "balanced"), ser_targets=(DELTA,), samples=512, rel_width=0.3,
+                              max_samples=512)),
     },
     "full": {  # the sparse trigram (K = 64 window states) stops at L = 512: N = L runs cost O(L^2 K V)
         "ter": SweepConfig(languages=(TER_LANG,), lengths=(64, 256, 1024, 4096), steps=(2, 4, 8, 16, 32, 64),
                            samples=512, seeds=2),
         "ser": (SweepConfig(languages=SER_LANGS[:2], lengths=(64, 128, 256, 512, 1024, 2048, 4096),
-                            steps_per_length=RATIOS, samples=1024),
+                            steps_per_length=RATIOS, schedules=("linear", "cosine"), samples=1024),
                 SweepConfig(languages=SER_LANGS[2:], lengths=(64, 128, 256, 512), steps_per_length=RATIOS,
                             samples=1024)),
-        "kl": SweepConfig(languages=(TER_LANG, "pair-copy:symbols=4"), lengths=(64, 256, 1024),
-                          schedules=("balanced",), steps_per_length=(1 / 16, 1 / 8, 1 / 4, 1 / 2), samples=256,
-                          kl=True),
+        "kl": SweepConfig(languages=(TER_LANG, "pair-copy:symbols=4", "all-equal:symbols=2"), lengths=(64, 256, 1024),
+                          schedules=("balanced", "linear"), steps_per_length=(1 / 16, 1 / 8, 1 / 4, 1 / 2),
+                          samples=256, kl=True),
+        "nstar": (NStarConfig(languages=CLAIM1_FULL[::2], lengths=(16, 64, 256, 1024), schedules=("linear", "cosine"),
+                              ser_targets=(DELTA,), kl_targets=(EPS_FULL,), samples=512, rel_width=0.25,
+                              max_samples=1024),
+                  NStarConfig(languages=CLAIM1_FULL[1:2], lengths=(8, 32, 128, 512), schedules=("linear",),
+                              ser_targets=(DELTA,), kl_targets=(EPS_FULL,), samples=512, rel_width=0.25,
+                              max_samples=512),
+                  NStarConfig(languages=("pair-copy:symbols=4",), lengths=(16, 64, 256, 1024),
+                              schedules=("loglinear", "balanced"), ser_targets=(DELTA,), samples=512, rel_width=0.25,
+                              max_samples=512)),
     },
 }
 
@@ -50,18 +81,28 @@ PRESETS = {
 def make_report(preset, out_dir, *, workers=None, progress=True, command=None, configs=None, denoiser=None):
     r"""Run ``preset`` into ``out_dir`` and write the report; returns the verdict DataFrame.
 
-    ``configs`` replaces the preset's sweeps ({"ter", "ser", "kl"} -> SweepConfig), e.g. in tests.
+    ``configs`` replaces the preset's sweeps ({"ter", "ser", "kl"} -> SweepConfig, optional "nstar" ->
+    NStarConfig or a tuple of them; without it N* comes from the SER grid), e.g. in tests.
     ``denoiser`` (a checkpoint of ``mdmlab train``) adds the learned-vs-exact section, run on the
     language and length the checkpoint was trained on.
     """
+    if preset == "samplers" and configs is None:  # issue 11: the peers' samplers, its own report
+        from mdmlab.analysis.samplers_report import make_samplers_report
+
+        return make_samplers_report(out_dir, command=command)["samplers_ser"]
     if configs is None and preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
     configs = configs or PRESETS[preset]
     t0 = time.perf_counter()
     tables = {name: _run(cfgs, os.path.join(out_dir, "sweeps", name), workers, progress)
-              for name, cfgs in configs.items()}
-    nstar = scaling.n_star(tables["ser"], 0.5)
-    verdicts = scaling.verdicts(pd.concat([tables["ter"], tables["ser"], tables["kl"]], ignore_index=True))
+              for name, cfgs in configs.items() if name != "nstar"}
+    if "nstar" in configs:
+        nstar = pd.concat([run_n_star(c, os.path.join(out_dir, "sweeps", f"nstar_{i}"), workers=workers,
+                                      progress=progress) for i, c in enumerate(_as_tuple(configs["nstar"]))],
+                          ignore_index=True)
+    else:  # no search configured: N* from the SER grid, with its interval and censoring
+        nstar = vd.n_star_grid(tables["ser"], DELTA)
+    verdicts = vd.verdicts(pd.concat(list(tables.values()), ignore_index=True), nstar)
     figs = _figures(tables, nstar, out_dir)
     written = {"verdicts": verdicts, "ter": _ter_table(tables["ter"]), "ser": _ser_table(tables["ser"]),
                "n_star": nstar, "kl": _kl_table(tables["kl"])}
@@ -125,15 +166,16 @@ def _ter_table(df):
 
 
 def _ser_table(df):
-    cols = ["language", "length", "steps", "samples", "ser", "ser_low", "ser_high", "ser_closed_form", "nfe"]
-    return df[cols].sort_values(["language", "length", "steps"])
+    cols = ["language", "schedule", "length", "steps", "samples", "ser", "ser_low", "ser_high", "ser_closed_form",
+            "nfe"]
+    return df[cols].sort_values(["language", "schedule", "length", "steps"])
 
 
 def _kl_table(df):
     d = df.assign(ratio=df["kl_q_pm"] / df["li_cai_bound"].where(df["li_cai_bound"] > 0))
-    cols = ["language", "length", "steps", "s_max", "kl_q_pm", "kl_q_pm_se", "li_cai_bound", "ratio",
+    cols = ["language", "schedule", "length", "steps", "s_max", "kl_q_pm", "kl_q_pm_se", "li_cai_bound", "ratio",
             "mutual_information"]
-    return d[cols].sort_values(["language", "length", "steps"])
+    return d[cols].sort_values(["language", "schedule", "length", "steps"])
 
 
 def _feng_curve(ter):
@@ -148,7 +190,8 @@ def _feng_curve(ter):
 
 
 def _figures(tables, nstar, out_dir):
-    pair = tables["ser"][tables["ser"]["language"] == SER_LANGS[0]]
+    ser = tables["ser"]
+    pair = ser[(ser["language"] == SER_LANGS[0]) & (ser["schedule"] == "linear")]
 
     k = synth.from_spec(SER_LANGS[0]).spec.params["symbols"]
     lengths = np.array(sorted(pair["length"].unique()))
@@ -159,7 +202,7 @@ def _figures(tables, nstar, out_dir):
         ("fig2_ser_collapse", "SER vs N/L (pair-copy k = 4)", lambda ax: figures.ser_vs_steps_per_length(pair, ax)),
         ("fig3_ser_heatmap", "SER over (L, N/L), pair-copy k = 4",
          lambda ax: figures.ser_heatmap(pair, ax, n_star_line=(lengths, predicted))),
-        ("fig4_n_star", "N*(L, 1/2) on log-log axes", lambda ax: figures.n_star_vs_length(nstar, ax)),
+        ("fig4_n_star", "N*(L) with its interval (N_SER: SER <= 1/2; N_TER: E_M KL / L <= eps)", lambda ax: figures.n_star_vs_length(nstar, ax)),
         ("fig5_kl_bound", "Measured KL vs the Li & Cai bound", lambda ax: figures.kl_vs_bound(tables["kl"], ax)),
     ]
 
@@ -194,10 +237,16 @@ def _markdown(preset, info, tables, figs):
              f"already finished under `sweeps/`; git {info['git_revision']}; created {info['created']}).", "",
              "Exact-denoiser MDM sampling of synthetic languages: how many steps N the token error rate (TER) "
              "and the sequence error rate (SER) need as the length L grows, held against Feng et al. "
-             "(arXiv 2502.09622) and Li & Cai (arXiv 2505.21400). Random position policy; linear schedule for "
-             "TER and SER, balanced counts for the KL check.", "",
+             "(arXiv 2502.09622) and Li & Cai (arXiv 2505.21400). Random position policy; the schedules of "
+             "each row are named in it.", "",
              f"**Verdicts**: {int((v['verdict'] == 'holds').sum())} hold, {int((v['verdict'] == 'violated').sum())} "
-             f"violated, {int((v['verdict'] == 'inconclusive').sum())} inconclusive.", "",
+             f"violated, {int((v['verdict'] == 'inconclusive').sum())} inconclusive, "
+             f"{int((v['verdict'] == 'vacuous').sum())} vacuous. Rules and pre-registered acceptance regions: "
+             "`mdmlab.analysis.verdicts` (holds: the whole 95% interval inside the region; violated: wholly "
+             "outside; inconclusive: otherwise; vacuous: the bound is no better than the trivial one). "
+             "`detectable` is the interval's half-width in the statistic's units; `censored` counts the cells "
+             "that could not be used. The token-level statistic of `ter-steps-independent-of-L` is "
+             "E_M KL(q || p_M) / L: finite for the exact denoiser when SER > 0, where log TER is infinite.", "",
              v.to_markdown(index=False, floatfmt=".4g"), ""]
     for name, title in figs:
         lines += [f"## {title}", "", f"![{title}](figures/{name}.png)", ""]

@@ -1,19 +1,31 @@
 r"""Sweeps: a grid of (language, L, N, schedule, policy, seed) cells, one tidy row per cell.
 
-Each finished cell is written atomically to ``OUT/cells/<key>.json`` (temporary file, then
+Each finished cell is written atomically to ``OUT/cells/<cache key>.json`` (temporary file, then
 ``os.replace``), so a run killed at any moment loses at most the cells in flight and a rerun of
-the same command skips finished cells. Cells draw their randomness from
-``SeedSequence([base_seed, hash(cell)])``, so results do not depend on the worker count or order.
+the same command skips finished cells. The cache key (:func:`cache_key`) hashes everything that
+determines a cell's row: the cell, the settings of the config that change rows (samples, target_ci,
+max_samples, kl, base_seed), the bytes of a language file (or the spec text) and the mdmlab version,
+so a rerun with other settings never reuses a stale row, and two sweeps with different settings can
+share one ``OUT``. Unreadable cell files (zero length after a power loss) count as missing and are
+recomputed. Cells draw their randomness from ``SeedSequence([base_seed, hash(cell)])``, so results do
+not depend on the worker count or order.
+
+Workers are daemon-like: each polls its parent and exits when the sweep's process dies (and on Linux
+asks the kernel for SIGKILL on the parent's death), so killing a sweep leaves no orphan.
 """
 import dataclasses
 import hashlib
 import itertools
 import json
 import os
+import signal
+import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from multiprocessing import get_context
 
 import numpy as np
@@ -23,7 +35,7 @@ from tqdm.auto import tqdm
 from mdmlab import models
 from mdmlab import synth
 from mdmlab import theory
-from mdmlab.analysis import metrics
+from mdmlab.analysis import cluster, metrics
 from mdmlab.analysis.manifest import manifest
 from mdmlab.models import schedules
 
@@ -77,50 +89,193 @@ class SweepConfig:
         return out
 
 
-def run_sweep(config, out_dir, *, workers=None, progress=True):
+#: SweepConfig fields that change a cell's row (besides the cell itself): part of the cache key.
+ROW_SETTINGS = ("samples", "target_ci", "max_samples", "kl", "base_seed")
+
+
+def _mdmlab_version():
+    try:
+        return version("mdmlab")
+    except PackageNotFoundError:  # a source tree that was not installed
+        return "unknown"
+
+
+@lru_cache(maxsize=64)
+def _file_digest(path, mtime_ns, size):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def language_digest(spec):
+    r"""What identifies a language's content: the sha256 of the file's bytes for a saved language
+    file (so editing the file invalidates its cells), else the spec text itself."""
+    if os.path.isfile(spec):
+        st = os.stat(spec)
+        return "sha256:" + _file_digest(os.path.abspath(spec), st.st_mtime_ns, st.st_size)
+    return "spec:" + spec
+
+
+def cache_key(cell, config, digests=None):
+    r"""The name of ``cell``'s file under ``cells/``: a hash of the cell, the row-changing settings of
+    ``config`` (:data:`ROW_SETTINGS`), the language's content (:func:`language_digest`) and the mdmlab
+    version. ``cell.key`` (cell only) seeds the randomness; this key decides reuse."""
+    lang = (digests or {}).get(cell.language) or language_digest(cell.language)
+    payload = {"cell": dataclasses.asdict(cell), "settings": {f: getattr(config, f) for f in ROW_SETTINGS},
+               "language": lang, "mdmlab": _mdmlab_version()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def run_sweep(config, out_dir, *, workers=None, progress=True, fresh=False, scheduler=None):
     r"""Run every unfinished cell of ``config`` into ``out_dir``; return the tidy table (DataFrame).
 
     Writes ``cells/*.json``, ``results.csv`` (and ``results.parquet`` when pyarrow is installed) and
-    ``manifest.json`` (config, seeds, package versions, git revision).
+    ``manifest.json`` (config, the cache keys of the cells in the table, package versions, git
+    revision). A cell whose file exists under its cache key is reused (said on screen when
+    ``progress``); ``fresh=True`` recomputes every cell. ``workers`` is capped at the number of
+    cells to run and the cores. On Ctrl-C the finished cells stay on disk (a rerun resumes) and
+    ``KeyboardInterrupt`` propagates. ``scheduler`` (``"local"``, ``"local:N"`` or
+    ``"tcp://host:port"``) runs the cells as tasks on a Dask cluster instead of the local pool
+    (:mod:`mdmlab.analysis.cluster`): the same cell function and seeding, cell files written here.
     """
+    out_dir = os.fspath(out_dir)
+    if not out_dir:
+        raise ValueError("out_dir must name a folder, got ''")
     cells_dir = os.path.join(out_dir, "cells")
     os.makedirs(cells_dir, exist_ok=True)
-    todo = [c for c in config.cells() if not os.path.exists(os.path.join(cells_dir, c.key + ".json"))]
-    workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(config.cells()), initial=len(config.cells()) - len(todo), unit="cell",
-               desc="sweep", disable=not progress)
-    with bar:
-        if workers == 1 or len(todo) <= 1:
-            for cell in todo:
-                _store(cells_dir, cell, run_cell(cell, config))
-                bar.update()
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
-                futures = {pool.submit(run_cell, c, config): c for c in todo}
-                try:
-                    for fut in as_completed(futures):
-                        _store(cells_dir, futures[fut], fut.result())
-                        bar.update()
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
-    table = load_table(config, out_dir)
+    digests = {spec: language_digest(spec) for spec in config.languages}
+    cells = config.cells()
+    keys = {c: cache_key(c, config, digests) for c in cells}
+    todo = cells if fresh else [c for c in cells if _read_cell(cells_dir, keys[c], progress) is None]
+    reused = len(cells) - len(todo)
+    if scheduler is not None:
+        cluster.parse_scheduler(scheduler)  # a bad address is refused before any work
+    workers = _cap_workers(workers, len(todo), progress and scheduler is None)
+    where = f"on the Dask scheduler {scheduler}" if scheduler else f"on {workers} worker{'s' if workers > 1 else ''}"
+    if progress:
+        print(f"sweep {out_dir}: {len(cells)} cells, {reused} reused from earlier runs, {len(todo)} to run"
+              + (f" {where}" if todo else ""), file=sys.stderr)
+    bar = tqdm(total=len(cells), initial=reused, unit="cell", desc="sweep", disable=not progress)
+    try:
+        with bar:
+            if scheduler is not None and todo:
+                _run_on_dask(todo, config, cells_dir, keys, scheduler, bar)
+            else:
+                _run_cells(todo, config, cells_dir, keys, workers, bar)
+    except KeyboardInterrupt:
+        done = sum(_read_cell(cells_dir, keys[c], False) is not None for c in cells)
+        print(f"\ninterrupted: {done} of {len(cells)} cells are finished in {cells_dir}; "
+              f"rerun the same command to resume", file=sys.stderr)
+        raise
+    table = load_table(config, out_dir, keys=keys)
     table.to_csv(os.path.join(out_dir, "results.csv"), index=False)
     _maybe_parquet(table, out_dir)
-    _write_json(os.path.join(out_dir, "manifest.json"), manifest(config=dataclasses.asdict(config)))
+    in_table = [keys[c] for c in cells if _read_cell(cells_dir, keys[c], False) is not None]
+    _write_json(os.path.join(out_dir, "manifest.json"),
+                manifest(config=dataclasses.asdict(config), languages=digests, cells=in_table))
     return table
 
 
-def load_table(config, out_dir):
-    """The rows of ``config``'s finished cells, in grid order."""
+def _cap_workers(workers, n_todo, progress):
+    """``workers`` (None: all cores) capped at the cells to run and the cores, saying so."""
+    cores = os.cpu_count() or 1
+    asked = cores if workers is None else int(workers)
+    if asked < 1:
+        raise ValueError(f"workers must be >= 1, got {asked}")
+    capped = max(1, min(asked, cores, n_todo))
+    if workers is not None and capped < asked and progress:
+        print(f"sweep: using {capped} workers, not {asked} ({n_todo} cells to run, {cores} cores)", file=sys.stderr)
+    return capped
+
+
+def _run_on_dask(todo, config, cells_dir, keys, scheduler, bar):
+    r"""Cells as Dask tasks; the client stores each row as it arrives (workers share no files)."""
+    def store(cell, row):
+        _store(cells_dir, keys[cell], row)
+        bar.update()
+
+    with cluster.client_for(scheduler) as client:
+        client.run(_one_thread)
+        cluster.run_on_client(client, run_cell, todo, (config,), store)
+
+
+def _run_cells(todo, config, cells_dir, keys, workers, bar):
+    if workers == 1 or len(todo) <= 1:
+        for cell in todo:
+            _store(cells_dir, keys[cell], run_cell(cell, config))
+            bar.update()
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    try:
+        futures = {pool.submit(run_cell, c, config): c for c in todo}
+        for fut in as_completed(futures):
+            _store(cells_dir, keys[futures[fut]], fut.result())
+            bar.update()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()  # cells in flight are lost; finished ones are on disk
+        raise
+    pool.shutdown()
+
+
+def load_table(config, out_dir, *, keys=None):
+    """The rows of ``config``'s finished cells (those stored under their cache key), in grid order."""
+    cells_dir = os.path.join(os.fspath(out_dir), "cells")
     rows = []
     for cell in config.cells():
-        path = os.path.join(out_dir, "cells", cell.key + ".json")
-        if os.path.exists(path):
-            with open(path) as fh:
-                rows.append(json.load(fh))
+        row = _read_cell(cells_dir, keys[cell] if keys else cache_key(cell, config), False)
+        if row is not None:
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _read_cell(cells_dir, key, say):
+    """The stored row, or None if missing or unreadable (a zero-length or torn file: said when ``say``)."""
+    path = os.path.join(cells_dir, key + ".json")
+    try:
+        with open(path) as fh:
+            row = json.load(fh)
+        if isinstance(row, dict):
+            return row
+        problem = "not a JSON object"
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        problem = f"{type(err).__name__}: {err}"
+    if say:
+        print(f"sweep: cell file {path} is unreadable ({problem}); recomputing it", file=sys.stderr)
+    return None
+
+
+def _worker_init(parent_pid):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the pool
+    _one_thread()
+    _exit_with_parent(parent_pid)
+
+
+def _exit_with_parent(parent_pid, poll_seconds=0.5):
+    r"""End this worker when ``parent_pid`` dies: PR_SET_PDEATHSIG on Linux (the kernel sends SIGKILL),
+    and everywhere a daemon thread that polls ``os.getppid()``."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # the polling thread below still covers it
+    if os.getppid() != parent_pid:  # the parent died before the request above took effect
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mdmlab-parent-watchdog", daemon=True).start()
 
 
 def _one_thread():
@@ -129,15 +284,22 @@ def _one_thread():
     numba.set_num_threads(1)  # parallelism comes from the process pool
 
 
-def _store(cells_dir, cell, row):
-    _write_json(os.path.join(cells_dir, cell.key + ".json"), row)
+def _store(cells_dir, key, row):
+    _write_json(os.path.join(cells_dir, key + ".json"), row)
 
 
 def _write_json(path, obj):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=1, default=_jsonable)
-    os.replace(tmp, path)  # atomic: a reader sees the old file or the whole new one
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=1, default=_jsonable)
+            fh.flush()
+            os.fsync(fh.fileno())  # the bytes reach the disk before the name does (power loss)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise  # atomic: a reader sees the old file or the whole new one
 
 
 def _jsonable(obj):
@@ -154,30 +316,33 @@ def _maybe_parquet(table, out_dir):
 
 
 @lru_cache(maxsize=64)
-def _language(spec):
+def _language(spec, digest=None):
+    r"""The language of ``spec``; ``digest`` (:func:`language_digest`) keys the cache, so an edited
+    language file is read again."""
     return synth.from_spec(spec)
 
 
 @lru_cache(maxsize=256)
-def _entropy_per_token(spec, L, seed):
-    h = _language(spec).entropy(L, rng=seed)
+def _entropy_per_token(spec, digest, L, seed):
+    h = _language(spec, digest).entropy(L, rng=seed)
     return h.nats / L, h.stderr / L
 
 
 @lru_cache(maxsize=256)
-def _mutual_information(spec, L, seed):
-    return theory.total_mutual_information(_language(spec), L, rng=seed).nats
+def _mutual_information(spec, digest, L, seed):
+    return theory.total_mutual_information(_language(spec, digest), L, rng=seed).nats
 
 
 def run_cell(cell, config):
     r"""Sample one cell and measure every metric; returns the row as a dict."""
     t0 = time.perf_counter()
-    lang = _language(cell.language)
+    digest = language_digest(cell.language)
+    lang = _language(cell.language, digest)
     seq = np.random.SeedSequence([config.base_seed, int(cell.key[:15], 16)])
     rng_sample, rng_kl, rng_entropy = (np.random.default_rng(s) for s in seq.spawn(3))
     L, N = cell.length, cell.steps
     res = _draw(lang, cell, config, rng_sample)
-    h, h_se = _entropy_per_token(cell.language, L, int(rng_entropy.integers(2 ** 31)))
+    h, h_se = _entropy_per_token(cell.language, digest, L, int(rng_entropy.integers(2 ** 31)))
     row = {**dataclasses.asdict(cell), "samples": int(res.tokens.shape[0]), "entropy_per_token": h}
     _put(row, "ser", metrics.ser(lang, res.tokens))
     _put(row, "log_ter", metrics.log_ter(lang, res.tokens))
@@ -192,7 +357,7 @@ def run_cell(cell, config):
     row["ser_closed_form"] = float("nan") if ser_exact is None else ser_exact
     if config.kl and cell.policy == "random":
         _put(row, "kl_q_pm", metrics.kl_q_pm(lang, L, N, samples=row["samples"], schedule=cell.schedule, rng=rng_kl))
-        mi = _mutual_information(cell.language, L, int(rng_entropy.integers(2 ** 31)))
+        mi = _mutual_information(cell.language, digest, L, int(rng_entropy.integers(2 ** 31)))
         row["mutual_information"] = mi
         # the bound needs a deterministic s_max: fixed counts only (ancestral counts are random)
         row["li_cai_bound"] = (float(theory.LI_CAI_KL.evaluate(s_max=row["s_max"], length=L, mutual_information=mi))

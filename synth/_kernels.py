@@ -21,6 +21,14 @@ accumulate into the log-evidence, ``log p(x_obs) = sum_t log c_t`` (Rabiner 1989
 ``L = 100,000`` neither underflows nor overflows. A zero normaliser means the observed tokens have
 probability zero: the log-evidence becomes ``-inf`` and the messages stay zero from then on. A token
 posterior whose normaliser is zero is written as NaN, a sentinel the public layer turns into an error.
+
+Scaling alone is not enough where two small factors meet in one message entry before any
+normalisation: across a masked step (p(z_{t+1} | x_t) A[z_{t+1}, z_{t+2}]), or a tiny transition
+times a tiny emission. A product below 1e-308 underflows to zero and the string would score -inf. A
+sequence whose scaled pass hits a zero or subnormal normaliser is therefore checked exactly for
+positive mass by a boolean reachability pass (``*_possible``, no rounding, about the cost of the
+scaled pass) and, if it has mass, recomputed by an exact log-space recursion (``*_log_forward``,
+``*_posteriors_log``: log-sum-exp over states, O(L K^2) exp and log, only for those sequences).
 """
 import numpy as np
 from numba import njit, prange
@@ -116,6 +124,113 @@ def _vecmat(vec, mat, out):
         i += 1
 
 
+#: Smallest normal float64: a normaliser below it has lost precision (or underflowed to zero).
+TINY = 2.2250738585072014e-308
+
+
+@njit(cache=True)
+def _logsumexp(vec):
+    """log(sum(exp(vec))), -inf for an all -inf vector."""
+    m = -np.inf
+    for k in range(vec.shape[0]):
+        if vec[k] > m:
+            m = vec[k]
+    if m == -np.inf:
+        return -np.inf
+    acc = 0.0
+    for k in range(vec.shape[0]):
+        acc += np.exp(vec[k] - m)
+    return m + np.log(acc)
+
+
+@njit(cache=True)
+def hmm_possible(x, initial, transition, emission_t):
+    r"""Whether p(x_obs) > 0 exactly: the reachable hidden states, propagated as booleans (no rounding)."""
+    K = initial.shape[0]
+    reach = np.empty(K, dtype=np.bool_)
+    nxt = np.empty(K, dtype=np.bool_)
+    for k in range(K):
+        reach[k] = initial[k] > 0.0
+    for t in range(x.shape[0]):
+        alive = False
+        for k in range(K):
+            reach[k] = reach[k] and (x[t] < 0 or emission_t[x[t], k] > 0.0)
+            alive = alive or reach[k]
+        if not alive:
+            return False
+        if t + 1 < x.shape[0]:
+            for j in range(K):
+                nxt[j] = False
+                for i in range(K):
+                    if reach[i] and transition[i, j] > 0.0:
+                        nxt[j] = True
+                        break
+            reach[:] = nxt
+    return True
+
+
+@njit(cache=True)
+def hmm_log_forward(x, initial, transition, emission_t, lpred):
+    r"""Exact log-space forward pass of one sequence; returns log p(x_obs).
+
+    lpred[t, k] = log p(z_t = k, observed x_{<t}) (unnormalised), the log-sum-exp recursion
+    lpred[t+1, j] = logsumexp_i(lpred[t, i] + log e_t[i] + log A[i, j]), e_t the evidence at t.
+    lpred: (L, K) scratch written here.
+    """
+    L = x.shape[0]
+    K = initial.shape[0]
+    la = np.empty(K)
+    tmp = np.empty(K)
+    for k in range(K):
+        lpred[0, k] = np.log(initial[k])
+    for t in range(L):
+        for k in range(K):
+            la[k] = lpred[t, k] if x[t] < 0 else lpred[t, k] + np.log(emission_t[x[t], k])
+        if t + 1 < L:
+            for j in range(K):
+                for i in range(K):
+                    tmp[i] = la[i] + np.log(transition[i, j])
+                lpred[t + 1, j] = _logsumexp(tmp)
+    return _logsumexp(la)
+
+
+@njit(cache=True)
+def hmm_posteriors_log(x, initial, transition, emission, emission_t, want, lpred, out):
+    r"""Log-space :func:`hmm_posteriors_one` (same contract), for sequences whose scaled pass underflowed.
+
+    out[t] ∝ sum_k exp(lpred[t, k] + lbeta_t[k] - m) E[k, :], lbeta_t[k] = log p(observed x_{>t} | z_t = k).
+    """
+    L = x.shape[0]
+    K = initial.shape[0]
+    lp = hmm_log_forward(x, initial, transition, emission_t, lpred)
+    lbeta = np.zeros(K)
+    nxt = np.empty(K)
+    w = np.empty(K)
+    tmp = np.empty(K)
+    for t in range(L - 1, -1, -1):
+        if want[t]:
+            for k in range(K):
+                w[k] = lpred[t, k] + lbeta[k]
+            m = -np.inf
+            for k in range(K):
+                m = max(m, w[k])
+            for k in range(K):
+                w[k] = np.exp(w[k] - m) if m > -np.inf else 0.0
+            _vecmat(w, emission, out[t])
+            if _normalise(out[t]) <= 0.0:
+                out[t, :] = np.nan
+        if t > 0:  # lbeta_{t-1}[i] = logsumexp_j(log A[i, j] + log e_t[j] + lbeta_t[j])
+            for j in range(K):
+                nxt[j] = lbeta[j] if x[t] < 0 else lbeta[j] + np.log(emission_t[x[t], j])
+            for i in range(K):
+                for j in range(K):
+                    tmp[j] = np.log(transition[i, j]) + nxt[j]
+                w[i] = _logsumexp(tmp)
+            for i in range(K):
+                lbeta[i] = w[i]
+    return lp
+
+
 @njit(cache=True, parallel=True)
 def hmm_log_evidence(x, initial, transition, emission_t, out):
     r"""out[b] = log p(x_b observed tokens) by the scaled forward recursion.
@@ -129,13 +244,17 @@ def hmm_log_evidence(x, initial, transition, emission_t, out):
         pred = initial.copy()
         alpha = np.empty(K)
         lp = 0.0
+        weak = False
         for t in range(L):
             c = _hmm_absorb(pred, emission_t, x[b, t], alpha)
+            weak = weak or c < TINY
             if c <= 0.0:
                 lp = -np.inf
                 break
             lp += np.log(c)
             _vecmat(alpha, transition, pred)
+        if weak and (lp > -np.inf or hmm_possible(x[b], initial, transition, emission_t)):
+            lp = hmm_log_forward(x[b], initial, transition, emission_t, np.empty((L, K)))  # underflowed: exact redo
         out[b] = lp
 
 
@@ -197,6 +316,8 @@ def hmm_token_posteriors(x, initial, transition, transition_t, emission, emissio
         pred = np.empty((L, K))
         log_ev[b] = hmm_posteriors_one(x[b], initial, transition, transition_t, emission, emission_t, want,
                                        pred, out[b])
+        if log_ev[b] == -np.inf and hmm_possible(x[b], initial, transition, emission_t):  # an underflow
+            log_ev[b] = hmm_posteriors_log(x[b], initial, transition, emission, emission_t, want, pred, out[b])
         if onehot_observed:
             _onehot_observed(x[b], out[b])
 
@@ -281,6 +402,107 @@ def _ngram_propagate(alpha, lo, hi, table_fw, out, next_token):
         _vecmat(vec, table_fw[grp], out[grp * V:(grp + 1) * V])
 
 
+@njit(cache=True)
+def ngram_possible(x, initial, table_fw):
+    r"""Whether p(x_obs) > 0 exactly on the shift chain (reachable windows as booleans, no rounding).
+
+    Only the windows of the block of an observed x_t can be alive, and only the successors whose first
+    token is an observed x_{t+1} are needed: O(C) per observed step, like the scaled pass.
+    """
+    C, V, _ = table_fw.shape
+    K = C * V
+    L = x.shape[0]
+    reach = np.empty(K, dtype=np.bool_)
+    nxt = np.empty(K, dtype=np.bool_)
+    for s in range(K):
+        reach[s] = initial[s] > 0.0
+    for t in range(L):
+        u_lo, u_hi = (0, V) if x[t] < 0 else (x[t], x[t] + 1)  # first tokens alive at t
+        alive = False
+        for s in range(u_lo * C, u_hi * C):
+            if reach[s]:
+                alive = True
+                break
+        if not alive:
+            return False
+        if t + 1 == L:
+            break
+        lo, hi = (0, K) if x[t + 1] < 0 else (x[t + 1] * C, (x[t + 1] + 1) * C)  # successors needed
+        for j in range(lo, hi):
+            nxt[j] = False
+        for grp in range(lo // V, (hi - 1) // V + 1):  # successor grp V + v comes from windows u C + grp
+            for u in range(u_lo, u_hi):
+                if reach[u * C + grp]:
+                    for v in range(V):
+                        j = grp * V + v
+                        if lo <= j < hi and table_fw[grp, u, v] > 0.0:
+                            nxt[j] = True
+        reach, nxt = nxt, reach
+    return True
+
+
+@njit(cache=True)
+def ngram_log_forward(x, initial, table_fw, lpred):
+    r"""Exact log-space forward pass of one sequence on the shift chain; returns log p(x_obs).
+
+    lpred[t, s] = log p(s_t = s, observed x_{<t}); the successor (grp V + v) of the windows
+    u C + grp (u = 0..V-1) gets logsumexp_u(la[u C + grp] + log table_fw[grp, u, v]).
+    """
+    L = x.shape[0]
+    C, V, _ = table_fw.shape
+    K = C * V
+    la = np.empty(K)
+    tmp = np.empty(V)
+    for s in range(K):
+        lpred[0, s] = np.log(initial[s])
+    for t in range(L):
+        for s in range(K):
+            la[s] = lpred[t, s] if (x[t] < 0 or s // C == x[t]) else -np.inf
+        if t + 1 < L:
+            for grp in range(C):
+                for v in range(V):
+                    for u in range(V):
+                        tmp[u] = la[u * C + grp] + np.log(table_fw[grp, u, v])
+                    lpred[t + 1, grp * V + v] = _logsumexp(tmp)
+    return _logsumexp(la)
+
+
+@njit(cache=True)
+def ngram_posteriors_log(x, initial, table_fw, want, lpred, out):
+    r"""Log-space :func:`ngram_posteriors_one` (same contract), for sequences whose scaled pass underflowed."""
+    L = x.shape[0]
+    C, V, _ = table_fw.shape
+    K = C * V
+    lp = ngram_log_forward(x, initial, table_fw, lpred)
+    lbeta = np.zeros(K)
+    lg = np.empty(K)
+    w = np.empty(K)
+    tmp = np.empty(V)
+    for t in range(L - 1, -1, -1):
+        if want[t]:
+            m = -np.inf
+            for s in range(K):
+                w[s] = lpred[t, s] + lbeta[s]
+                m = max(m, w[s])
+            for v in range(V):
+                acc = 0.0
+                if m > -np.inf:
+                    for s in range(v * C, (v + 1) * C):
+                        acc += np.exp(w[s] - m)
+                out[t, v] = acc
+            if _normalise(out[t]) <= 0.0:
+                out[t, :] = np.nan
+        if t > 0:  # lbeta_{t-1}[s] = logsumexp_v(log table[s, v] + lg[(s % C) V + v]), lg = evidence * beta
+            for s in range(K):
+                lg[s] = lbeta[s] if (x[t] < 0 or s // C == x[t]) else -np.inf
+            for grp in range(C):
+                for u in range(V):
+                    for v in range(V):
+                        tmp[v] = np.log(table_fw[grp, u, v]) + lg[grp * V + v]
+                    lbeta[u * C + grp] = _logsumexp(tmp)
+    return lp
+
+
 @njit(cache=True, parallel=True)
 def ngram_log_evidence(x, initial, table_fw, out):
     r"""out[b] = log p(x_b observed tokens) for the shift chain (scaled forward recursion)."""
@@ -292,8 +514,10 @@ def ngram_log_evidence(x, initial, table_fw, out):
         alpha = np.empty(K)
         lp = 0.0
         restricted = False
+        weak = False
         for t in range(L):
             c, lo, hi = _ngram_absorb(pred, x[b, t], C, alpha, restricted)
+            weak = weak or c < TINY
             if c <= 0.0:
                 lp = -np.inf
                 break
@@ -301,6 +525,8 @@ def ngram_log_evidence(x, initial, table_fw, out):
             nxt = x[b, t + 1] if t + 1 < L else -1
             _ngram_propagate(alpha, lo, hi, table_fw, pred, nxt)
             restricted = nxt >= 0
+        if weak and (lp > -np.inf or ngram_possible(x[b], initial, table_fw)):
+            lp = ngram_log_forward(x[b], initial, table_fw, np.empty((L, K)))  # underflowed: exact redo
         out[b] = lp
 
 
@@ -372,6 +598,8 @@ def ngram_token_posteriors(x, initial, table_fw, table_bw, onehot_observed, out,
         want = x[b] < 0 if onehot_observed else np.ones(L, dtype=np.bool_)
         pred = np.empty((L, K))
         log_ev[b] = ngram_posteriors_one(x[b], initial, table_fw, table_bw, want, pred, out[b])
+        if log_ev[b] == -np.inf and ngram_possible(x[b], initial, table_fw):  # an underflow
+            log_ev[b] = ngram_posteriors_log(x[b], initial, table_fw, want, pred, out[b])
         if onehot_observed:
             _onehot_observed(x[b], out[b])
 

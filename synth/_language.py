@@ -118,7 +118,7 @@ class Language:
         """
         L = val.check_int("length", length, low=1)
         shape = val.check_size(size)
-        rng = np.random.default_rng(rng)
+        rng = val.check_rng(rng)
         B = int(np.prod(shape, dtype=np.int64))
         out = np.empty((B, L), dtype=np.int64)
         if B:

@@ -57,7 +57,12 @@ def check_distribution(name, array, *, shape=None, axis=-1):
     Raises if ``array`` has the wrong shape, is not finite, has negative entries, or has sums along
     ``axis`` further than :data:`ROW_SUM_TOL` from one (the offending sums are printed).
     """
-    arr = np.array(array, dtype=np.float64)
+    raw = np.asarray(array)
+    if np.iscomplexobj(raw):
+        raise TypeError(f"{name} must be real-valued probabilities, got complex dtype {raw.dtype}")
+    if raw.dtype == object or raw.dtype.kind in "SUVMm":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {raw.dtype}")
+    arr = np.array(raw, dtype=np.float64)
     if shape is not None and arr.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
     if arr.size == 0:
@@ -114,3 +119,15 @@ def check_size(size):
     except TypeError:
         raise TypeError(f"size must be None, an int or a tuple of ints, got {size!r}") from None
     return dims
+
+
+def check_rng(rng):
+    r"""``np.random.default_rng(rng)``, with a ``TypeError`` naming ``rng`` for what it cannot take."""
+    if isinstance(rng, bool):
+        raise TypeError(f"rng must be None, an int >= 0, a SeedSequence or a numpy Generator, got bool {rng!r}")
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError):
+        kind = ValueError if isinstance(rng, numbers.Integral) else TypeError
+        raise kind(f"rng must be None, an int >= 0, a SeedSequence or a numpy Generator, got "
+                   f"{type(rng).__name__} {rng!r}") from None

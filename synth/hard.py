@@ -2,8 +2,9 @@ r"""The hard languages of the sequence-error lower bounds, as exact languages.
 
 * :func:`block_copy` (k symbols, blocks of m): positions come in consecutive blocks of m; the
   first token of a block is uniform, the others copy it. An HMM with states (phase, symbol).
-* :func:`pair_copy`: ``block_copy(k, 2)``, the language of Feng et al. (2025)'s SER argument: a
-  pair breaks exactly when both halves are revealed in one step and drawn differently.
+* :func:`pair_copy`: ``block_copy(k, 2)``, this project's construction (not Feng et al.'s, whose hard
+  case is an HMM we do not know): a pair breaks exactly when both halves are revealed in one step and
+  drawn differently.
 * :func:`all_equal`: a bigram whose first token is uniform and every later token repeats it; the
   constraint ties every position to every other (long range), the worst case for parallel reveals.
 

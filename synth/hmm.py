@@ -29,7 +29,10 @@ class HMMLanguage(Language):
         emission = np.asarray(emission)
         if emission.ndim != 2:
             raise ValueError(f"emission must have shape (K, V), got {emission.shape}")
-        K, V = emission.shape
+        initial = np.asarray(initial)
+        if initial.ndim != 1:
+            raise ValueError(f"initial must have shape (K,), got {initial.shape}")
+        K, V = initial.shape[0], emission.shape[1]  # K from initial: emission and transition must agree
         self.initial = val.check_distribution("initial", initial, shape=(K,))
         self.transition = val.check_distribution("transition", transition, shape=(K, K))
         self.emission = val.check_distribution("emission", emission, shape=(K, V))
@@ -66,7 +69,7 @@ class HMMLanguage(Language):
         V = val.check_int("vocab_size", vocab_size, low=1)
         val.check_entries("the transition matrix (K, K)", (K, K))
         val.check_entries("the emission matrix (K, V)", (K, V))
-        gen = np.random.default_rng(rng)
+        gen = val.check_rng(rng)
         pi = dirichlet_rows(1, K, concentration, 0.0, gen)[0]
         A = dirichlet_rows(K, K, concentration, sparsity, gen)
         E = dirichlet_rows(K, V, concentration, sparsity, gen)

@@ -93,7 +93,7 @@ class NGramLanguage(Language):
         n = val.check_int("order", order, low=1)
         V = val.check_int("vocab_size", vocab_size, low=1)
         val.check_entries(f"an order-{n} table over V = {V} tokens (V^n)", (V,) * n)
-        rows = dirichlet_rows(V ** (n - 1), V, concentration, sparsity, np.random.default_rng(rng))
+        rows = dirichlet_rows(V ** (n - 1), V, concentration, sparsity, val.check_rng(rng))
         lang = cls(n, rows.reshape((V,) * n))
         lang._spec = seeded_spec("ngram", rng, order=n, vocab=V, concentration=float(concentration),
                                  sparsity=float(sparsity))

@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 #: stability checks, the thread-count test and the L = 200 run are left to the compiled suite.
 FILES = ["tests/test_naive_synth.py", "tests/test_naive_sampler.py", "tests/test_naive_law.py",
          "tests/test_synth_exact.py", "tests/test_models_exact.py", "tests/test_synth_crosscheck.py",
-         "tests/test_models_sampling.py"]
+         "tests/test_models_sampling.py", "tests/test_rules.py", "tests/test_underflow.py"]
 DESELECT = ("not histogram and not thread_count and not long_sequences "
-            "and not one_token_per_step_samples_stay_in_support")
+            "and not one_token_per_step_samples_stay_in_support and not matches_samples and not wrong_rule "
+            "and not more_steps_than_tokens and not moderate_probabilities and not samples_agree_with_remask_law")
 TIMEOUT_S = 300  # about 30 s on 2 busy cores; a hang fails instead of blocking the suite
 
 

@@ -29,8 +29,10 @@ FENG_TER = Bound(
     assumptions=("n-gram language of order n", "random position policy", "L large enough",
                  "denoiser with per-token learning error eps_learning (KL, nats)"),
     reference=FENG + " (TER theorem)",
-    provenance="The rate and the 4 eps log|V| form are the paper's; the explicit constants c_steps and c_excess "
-               "are this project's parametrisation of O(.).",
+    provenance="Paper, verified (restated in two independent notes on Li & Cai): the rate "
+               "O(((n-1)/N)^(1/n) log|V|). Paper, recalled and unverified: the constant 4, the additive "
+               "eps_learning and the condition on L. Derived here: the explicit constants c_steps and c_excess "
+               "(this project's parametrisation of O(.)).",
     steps_expr=c_N * (n - 1) / ((delta - eps_l) / (4 * c_E * sp.log(V))) ** n)
 
 
