@@ -417,11 +417,17 @@ def claim_feng_rate(df):
         g = g[np.isfinite(g["ter_gap"])]
         if g.empty:
             continue
+        base = dict(language=lang, schedule=sched, policy=pol, censored=cens)
+        if (g["ter_gap"] == 0).all():  # e.g. all-equal: every in-support string is equally likely
+            rows.append(make_row("feng-ter-rate", statistic="in-support TER gap identically 0: nothing to fit",
+                                 measured=0.0, low=0.0, high=0.0, region=RATIO_REGION, cells=len(g),
+                                 verdict="vacuous", samples=int(g["samples"].sum()),
+                                 detail="a check that cannot fail on this language", **base))
+            continue
         z = _bonferroni_z(len(g))
         lo, hi = g["ter_gap"] - z * g["ter_gap_se"], g["ter_gap"] + z * g["ter_gap_se"]
         # c_excess = c_steps = 1: the rate 4 log V ((n-1)/N)^(1/n), which is also the unit-constant bound
         unit = theory.FENG_TER.evaluate(order=n, vocab=V, steps=g["steps"].values)
-        base = dict(language=lang, schedule=sched, policy=pol, censored=cens)
         rows += _feng_held_out(g, lo, hi, unit, base) + _feng_unit(g, lo, hi, unit, V, base)
         rows += _feng_decay(g, n, base)
     return rows

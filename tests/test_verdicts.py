@@ -106,6 +106,8 @@ def test_feng_rows_vacuous_held_out_and_rate():
     assert [r for r in slow if "held-out" in r["statistic"]][0]["verdict"] == "violated"
     flat = [r for r in vd.claim_feng_rate(tab.assign(ter_gap=0.1)) if "decay" in r["statistic"]][0]
     assert flat["verdict"] != "holds"  # a gap that does not decay in N is not the rate
+    zero = vd.claim_feng_rate(tab.assign(ter_gap=0.0, ter_gap_se=0.0))  # e.g. all-equal: nothing to fit
+    assert [r["verdict"] for r in zero] == ["vacuous"] and "cannot fail" in zero[0]["detail"]
 
 
 def test_closed_form_ser_two_sided():
