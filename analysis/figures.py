@@ -54,7 +54,10 @@ def n_star_vs_length(nstar, ax):
         ax.errorbar(g["length"], g["n_star"], yerr=err, marker="o", capsize=2,
                     label=f"{lang}, {sched}, {stat} <= {t:g}")
     ax.set(xscale="log", yscale="log", xlabel="L", ylabel="N*(L)")
-    ax.legend(fontsize="xx-small")
+    if d.empty:  # say so on the figure instead of an empty legend
+        ax.text(0.5, 0.5, "no uncensored N*(L) in these data", transform=ax.transAxes, ha="center")
+    else:
+        ax.legend(fontsize="xx-small")
     return ax
 
 
