@@ -86,6 +86,10 @@ def make_report(preset, out_dir, *, workers=None, progress=True, command=None, c
     ``denoiser`` (a checkpoint of ``mdmlab train``) adds the learned-vs-exact section, run on the
     language and length the checkpoint was trained on.
     """
+    if preset == "schedules" and configs is None:  # issue 15: exact KL of schedules, its own report
+        from mdmlab.analysis.schedules_report import make_schedules_report
+
+        return make_schedules_report(out_dir, command=command)["kl"]
     if preset == "samplers" and configs is None:  # issue 11: the peers' samplers, its own report
         from mdmlab.analysis.samplers_report import make_samplers_report
 

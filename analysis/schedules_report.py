@@ -89,3 +89,69 @@ def plot_kl(kl, ax, language):
     ax.set_title(language, fontsize="small")
     ax.legend(fontsize="x-small")
     return ax
+
+
+LENGTH, STEPS, SAMPLES = 128, (4, 8, 16, 32), 1024
+
+
+def make_schedules_report(out_dir, *, length=LENGTH, steps=STEPS, samples=SAMPLES, seed=0, command=None):
+    r"""Write REPORT.md, the tables (CSV, Markdown, booktabs LaTeX) and the figures into ``out_dir``.
+
+    Returns {"curves": information curves, "kl": tidy E_M KL rows, "kl_wide": the paper table}."""
+    import json
+    import os
+    import time
+
+    from matplotlib.figure import Figure
+
+    from mdmlab.analysis import tables as tab
+    from mdmlab.analysis.manifest import manifest
+
+    t0 = time.perf_counter()
+    curves_df, curves = information_curves(LANGUAGES, length, samples=samples, seed=seed)
+    kl = kl_table(curves, length, steps)
+    wide = wide_table(kl)
+    wide["language"] = [tab.short_name(s) for s in wide["language"]]
+    for sub in ("tables", "figures"):
+        os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
+    for name, frame in (("information_curves", curves_df), ("kl", kl), ("kl_wide", wide)):
+        frame.to_csv(os.path.join(out_dir, "tables", name + ".csv"), index=False)
+    caption = (f"Exact E_M KL(q || p_M) in nats of random-order sampling at L = {length} (derived identity; "
+               f"Monte Carlo curves with {samples} strings, 95% half-widths).")
+    with open(os.path.join(out_dir, "tables", "kl_wide.tex"), "w") as fh:
+        fh.write(tab.to_latex(wide.rename(columns={"steps": "N"}), caption=caption, label="tab:schedules"))
+    fig = Figure(figsize=(5 * (1 + len(LANGUAGES)), 4))
+    axes = fig.subplots(1, 1 + len(LANGUAGES))
+    plot_curves(curves_df, axes[0])
+    for ax, spec in zip(axes[1:], LANGUAGES):
+        plot_kl(kl, ax, spec).set_title(tab.short_name(spec), fontsize="small")
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(os.path.join(out_dir, "figures", f"schedules.{ext}"), dpi=110)
+    info = manifest(preset="schedules", command=command or f"mdmlab report --preset schedules --out {out_dir}",
+                    seconds=round(time.perf_counter() - t0, 1), length=length, steps=list(steps), samples=samples,
+                    seed=seed, languages=list(LANGUAGES))
+    with open(os.path.join(out_dir, "manifest.json"), "w") as fh:
+        json.dump(info, fh, indent=1)
+    with open(os.path.join(out_dir, "REPORT.md"), "w") as fh:
+        fh.write(_markdown(info, wide, kl))
+    return {"curves": curves_df, "kl": kl, "kl_wide": wide}
+
+
+def _markdown(info, wide, kl):
+    optimal = kl[kl["schedule"] == "optimal"][["language", "steps", "counts"]]
+    return "\n".join([
+        "# mdmlab report: preset `schedules`", "",
+        f"Regenerate with `{info['command']}` ({info['seconds']} s; git {info['git_revision']}; "
+        f"created {info['created']}).", "",
+        f"E_M KL(q || p_M) of random-order sampling at L = {info['length']}, from the information curve "
+        "h_k = E H(X_i | X_A) and the identity E_M KL = sum_t [s_t h_(r_t) - (h_(r_t) + ... + h_(r_t+s_t-1))] "
+        "(derived here; tested against every order by enumeration and against the sampler at L = 64). "
+        "Exact for first-order chains; Monte Carlo otherwise (± is 1.96 standard errors; the optimal counts "
+        "are chosen on one estimate and scored on an independent one, since a minimum over noisy values "
+        "is optimistic). Structured orders (binary-search, runs) are not in this report yet.", "",
+        "![information curves and KL against N](figures/schedules.png)", "",
+        "## E_M KL (nats) by schedule", "", "(also `tables/kl_wide.csv`, `tables/kl_wide.tex`)", "",
+        wide.to_markdown(index=False), "",
+        "## Optimal counts", "", optimal.to_markdown(index=False), "",
+        "## Provenance", "", "```", *(f"{k}: {v}" for k, v in info["packages"].items()), "```", ""])

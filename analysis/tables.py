@@ -87,6 +87,8 @@ def short_name(spec):
         return spec
     p = parsed.params
     sparse = f", {p['sparsity']:.0%} sparse" if p.get("sparsity") else ""
+    if p.get("concentration", 1.0) != 1.0:
+        sparse += f", Dirichlet {p['concentration']:g}"
     if parsed.kind == "ngram":
         names = {1: "unigram", 2: "bigram", 3: "trigram"}
         return f"{names.get(p['order'], str(p['order']) + '-gram')} V={p['vocab']}{sparse}"

@@ -28,3 +28,13 @@ def test_tables_and_figures_on_an_exact_and_a_monte_carlo_language():
     sr.plot_kl(kl, axes[1], specs[0])
     assert len(axes[0].get_lines()) == 2 and np.isfinite(axes[1].get_ylim()).all()
     plt.close(fig)
+
+
+def test_schedules_report_writes_tables_figures_and_latex(tmp_path):
+    out = sr.make_schedules_report(str(tmp_path), length=10, steps=(2, 5), samples=32)
+    assert len(out["kl"]) == len(sr.LANGUAGES) * 2 * (1 + len(sr.NAMED))
+    for name in ("tables/kl.csv", "tables/kl_wide.tex", "tables/information_curves.csv", "figures/schedules.png",
+                 "figures/schedules.pdf", "REPORT.md", "manifest.json"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    tex = (tmp_path / "tables" / "kl_wide.tex").read_text()
+    assert "\\label{tab:schedules}" in tex and "Dirichlet 0.1" in tex
