@@ -80,3 +80,27 @@ def check_readable_file(option, path):
         raise ValueError(f"{option} must be a readable file, got {path!r} ({what})")
     if not os.access(path, os.R_OK):
         raise ValueError(f"{option} must be a readable file, got {path!r} (permission denied)")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    r"""Every option's help ends with its default (a list as its items, none as 'none'), unless the
+    help already speaks of it, the option is required or a flag; a description or epilog holding line
+    breaks is printed as written (lists of kinds, the glossary), a one-line one is wrapped."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text.strip("\n"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        flag = action.nargs == 0  # store_true, help, version: nothing to show
+        positional = not action.option_strings and action.nargs not in ("?", "*")
+        if "default" in text or flag or positional or action.required or action.default is argparse.SUPPRESS:
+            return text
+        default = action.default
+        if isinstance(default, (list, tuple)):
+            shown = " ".join(map(str, default)) or "none"
+        else:
+            shown = "none" if default is None else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})".lstrip()

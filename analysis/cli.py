@@ -23,6 +23,20 @@ SUMMARIES = {
 }
 
 
+def _finish(parser, formatter):
+    r"""``formatter`` for ``parser`` and every parser below it (sub-commands and their sub-commands)."""
+    parser.formatter_class = formatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _finish(child, formatter)
+    return parser
+
+
+#: commands whose first run compiles numba kernels (the others answer without them)
+COMPILING = ("languages", "sample", "sweep", "train", "report", "schedule", "n-star")
+
+
 def _version():
     try:
         return version("mdmlab")
@@ -52,7 +66,9 @@ def build_parser(command=None):
     else:
         for name, summary in SUMMARIES.items():
             sub.add_parser(name, help=summary, add_help=False)
-    return parser
+    from mdmlab.analysis._argtypes import HelpFormatter  # argparse only: --help stays fast
+
+    return _finish(parser, HelpFormatter)
 
 
 def _command_in(argv):
@@ -70,6 +86,10 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command in COMPILING:
+        from mdmlab.analysis import _numba_cache
+
+        _numba_cache.announce_first_compile()
     try:
         return args.func(args)
     except BrokenPipeError:  # 'mdmlab ... | head' closed the pipe: stop quietly, as Unix tools do

@@ -11,76 +11,86 @@ from mdmlab.analysis._argtypes import (check_readable_file, check_writable_dir, 
 from mdmlab.analysis.cli import SUMMARIES
 from mdmlab.models import POLICIES, SCHEDULES
 
+GIF_MAX_LENGTH = 64  # one cell per token: a longer sample makes an unreadable (and slow) animation
 _COLOURS = ["\033[38;5;{}m".format(c) for c in (196, 208, 226, 46, 51, 33, 93, 201)]
 
 
 def add_parsers(sub):
     lang = sub.add_parser("languages", help=SUMMARIES["languages"],
-                          epilog="Example: mdmlab languages ngram:order=3,vocab=8,sparsity=0.5,seed=1 --save lang.npz")
+                          epilog="Example: mdmlab languages ngram:order=3,vocab=8,sparsity=0.5,seed=1 --save lang.npz"
+                                 + help_epilog())
     lang.add_argument("spec", help=f"language spec ({', '.join(synth.LANGUAGE_KINDS)}: kind:key=value,...) "
                                       f"or a saved file")
     lang.add_argument("--length", type=positive_int, default=64, help="L for the entropy and mutual information shown")
-    lang.add_argument("--save", metavar="FILE", type=path_arg, help="write the language to FILE")
+    lang.add_argument("--save", metavar="FILE", type=path_arg, help="write the language to FILE (.npz or .json)")
     lang.set_defaults(func=_languages)
 
     smp = sub.add_parser("sample", help=SUMMARIES["sample"],
-                         epilog="Example: mdmlab sample pair-copy:symbols=4 --length 24 --steps 6 --size 4")
-    smp.add_argument("spec")
-    smp.add_argument("--length", type=positive_int, default=32)
-    smp.add_argument("--steps", type=positive_int, default=8)
-    smp.add_argument("--size", type=positive_int, default=4)
-    smp.add_argument("--schedule", default="linear", choices=list(SCHEDULES))
-    smp.add_argument("--policy", default="random", choices=list(POLICIES))
-    smp.add_argument("--block-length", type=positive_int)
-    smp.add_argument("--seed", type=nonneg_int, default=0)
+                         epilog="Example: mdmlab sample pair-copy:symbols=4 --length 24 --steps 6 --size 4 --frames"
+                                + help_epilog())
+    smp.add_argument("spec", help="language spec (kind:key=value,...; kinds and keys below) or a saved language file")
+    smp.add_argument("--length", type=positive_int, default=32, help="L, tokens per sample")
+    smp.add_argument("--steps", type=positive_int, default=8, help="N, sampling steps")
+    smp.add_argument("--size", type=positive_int, default=4, help="number of samples")
+    smp.add_argument("--schedule", default="linear", choices=list(SCHEDULES), help="how many tokens each step reveals")
+    smp.add_argument("--policy", default="random", choices=list(POLICIES), help="which masked positions a step reveals")
+    smp.add_argument("--block-length", type=positive_int,
+                     help="semi-autoregressive blocks of this many positions (default: none, one block of L)")
+    smp.add_argument("--seed", type=nonneg_int, default=0, help="seed of the sampler's random numbers")
     smp.add_argument("--no-colour", action="store_true", help="print reveal steps as numbers instead of colours")
     smp.add_argument("--sampler", metavar="NAME:KEY=VALUE,...",
                      help="a peer sampler preset (mdlm, llada, dream; models.presets), e.g. llada:steps=8,block_length=8;"
-                          " replaces --steps, --schedule, --policy and --block-length")
+                          " replaces --steps, --schedule, --policy and --block-length (default: none)")
+    smp.add_argument("--frames", action="store_true",
+                     help="print each sample's reveal step by step (new tokens marked, log q, where it left the support)")
+    smp.add_argument("--gif", metavar="FILE", type=path_arg,
+                     help=f"write the first sample's reveal as an animated GIF (L <= {GIF_MAX_LENGTH})")
     smp.set_defaults(func=_sample)
 
     swp = sub.add_parser("sweep", help=SUMMARIES["sweep"],
                          epilog="Example: mdmlab sweep --language pair-copy:symbols=4 --length 16 64 256 "
-                                "--steps-per-length 0.125 0.5 1 --out runs/pair")
-    swp.add_argument("--language", nargs="+", required=True, help="language specs or files")
-    swp.add_argument("--length", type=positive_int, nargs="+", required=True)
-    swp.add_argument("--steps", type=positive_int, nargs="*", default=[])
-    swp.add_argument("--steps-per-length", type=positive_float, nargs="*", default=[])
-    swp.add_argument("--schedule", nargs="+", default=["linear"], choices=list(SCHEDULES))
-    swp.add_argument("--policy", nargs="+", default=["random"], choices=list(POLICIES))
+                                "--steps-per-length 0.125 0.5 1 --out runs/pair" + help_epilog())
+    swp.add_argument("--language", nargs="+", required=True, help="language specs or files (kinds and keys below)")
+    swp.add_argument("--length", type=positive_int, nargs="+", required=True, help="L values")
+    swp.add_argument("--steps", type=positive_int, nargs="*", default=[], help="N values (sampling steps; N <= L kept)")
+    swp.add_argument("--steps-per-length", type=positive_float, nargs="*", default=[],
+                     help="fractions f: N = max(1, round(f L)) for each L")
+    swp.add_argument("--schedule", nargs="+", default=["linear"], choices=list(SCHEDULES), help="count schedules")
+    swp.add_argument("--policy", nargs="+", default=["random"], choices=list(POLICIES), help="position policies")
     swp.add_argument("--seeds", type=positive_int, default=1, help="replicates per cell")
     swp.add_argument("--samples", type=int_at_least(2), default=256, help="draws per cell (per batch with --target-ci)")
     swp.add_argument("--target-ci", type=float_in(0.0, 1.0),
-                     help="draw until SER CI half-width and TER s.e. are <= this")
-    swp.add_argument("--max-samples", type=int_at_least(2), default=16384)
-    swp.add_argument("--kl", action="store_true", help="also E_M KL(q || p_M) and the Li & Cai bound")
-    swp.add_argument("--base-seed", type=nonneg_int, default=0)
+                     help="draw until SER CI half-width and TER s.e. are <= this (default: off, --samples draws)")
+    swp.add_argument("--max-samples", type=int_at_least(2), default=16384, help="most draws per cell with --target-ci")
+    swp.add_argument("--kl", action="store_true",
+                     help="also E_M KL(q || p_M) (random policy only) and the Li & Cai bound (fixed-count schedules)")
+    swp.add_argument("--base-seed", type=nonneg_int, default=0, help="seed mixed into every cell's seed")
     swp.add_argument("--workers", type=positive_int, default=None,
                      help="processes (default: all cores; capped at the cells to run and the cores)")
-    swp.add_argument("--out", type=path_arg, required=True)
+    swp.add_argument("--out", type=path_arg, required=True, help="folder for cells/, results.csv and manifest.json")
     swp.add_argument("--fresh", action="store_true", help="recompute every cell instead of reusing finished ones")
     swp.add_argument("--scheduler", metavar="ADDRESS",
                      help="run the cells on Dask instead of the local pool: 'local' or 'local:N' starts a "
                           "LocalCluster of N workers here, 'tcp://HOST:8786' uses a running scheduler (needs "
-                          "dask.distributed; results are identical to a local run)")
+                          "dask.distributed; results are identical to a local run; default: the local pool)")
     swp.set_defaults(func=_sweep)
 
     trn = sub.add_parser("train", help=SUMMARIES["train"],
                          epilog="Example: mdmlab train --language ngram:order=3,vocab=8,sparsity=0.5,seed=1 "
                                 "--length 64 --minutes 10 --out runs/denoiser")
-    trn.add_argument("--language", required=True)
-    trn.add_argument("--length", type=positive_int, default=64)
+    trn.add_argument("--language", required=True, help="language spec or file")
+    trn.add_argument("--length", type=positive_int, default=64, help="L, tokens per training sequence")
     trn.add_argument("--steps", type=positive_int, default=2000, help="optimiser steps (the cosine schedule's length)")
-    trn.add_argument("--minutes", type=positive_float, help="also stop after this much wall-clock time")
-    trn.add_argument("--batch-size", type=positive_int, default=32)
+    trn.add_argument("--minutes", type=positive_float, help="also stop after this much wall-clock time (default: no limit)")
+    trn.add_argument("--batch-size", type=positive_int, default=32, help="sequences per optimiser step")
     trn.add_argument("--lr", type=float_in(0.0, 1.0), default=3e-3, help="peak learning rate, in (0, 1]")
-    trn.add_argument("--layers", type=positive_int, default=2)
-    trn.add_argument("--heads", type=positive_int, default=4)
-    trn.add_argument("--width", type=positive_int, default=64)
+    trn.add_argument("--layers", type=positive_int, default=2, help="transformer blocks")
+    trn.add_argument("--heads", type=positive_int, default=4, help="attention heads per block")
+    trn.add_argument("--width", type=positive_int, default=64, help="embedding width")
     trn.add_argument("--objective", default="masked-mean", choices=["masked-mean", "elbo"],
                      help="masked-token mean cross-entropy, or the 1/t-weighted ELBO (see models.training)")
-    trn.add_argument("--eval-every", type=positive_int, default=100)
-    trn.add_argument("--seed", type=nonneg_int, default=0)
+    trn.add_argument("--eval-every", type=positive_int, default=100, help="optimiser steps between eps_learning evaluations")
+    trn.add_argument("--seed", type=nonneg_int, default=0, help="seed of the data, masks and initial weights")
     trn.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     trn.add_argument("--out", type=path_arg, required=True, help="folder for checkpoint.pt and history.csv")
     trn.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -88,13 +98,35 @@ def add_parsers(sub):
 
     rep = sub.add_parser("report", help=SUMMARIES["report"],
                          epilog="Example: mdmlab report --preset quick --out reports/quick")
-    rep.add_argument("--preset", default="quick", choices=["quick", "full", "samplers"],
-                     help="samplers: the peers' samplers (models.presets) on exact languages, its own report")
-    rep.add_argument("--out", type=path_arg, required=True)
-    rep.add_argument("--workers", type=positive_int, default=None)
+    rep.add_argument("--preset", default="quick", choices=["quick", "full", "samplers", "schedules"],
+                     help="quick/full: the verdicts; samplers: the peers' samplers (models.presets) on exact "
+                          "languages; schedules: exact E_M KL of random-order schedules and the optimal counts")
+    rep.add_argument("--out", type=path_arg, required=True, help="folder for REPORT.md, tables, figures and sweeps/")
+    rep.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     rep.add_argument("--denoiser", metavar="CHECKPOINT", type=path_arg,
-                     help="a checkpoint of mdmlab train: adds the learned-vs-exact denoiser section")
+                     help="a checkpoint of mdmlab train: adds the learned-vs-exact denoiser section (default: none)")
     rep.set_defaults(func=_report)
+
+
+#: the metrics of a sweep row (and of the theory), with their units: the glossary of ``--help``.
+GLOSSARY = {
+    "TER": "log_ter: E_{x~p}[-log q(x)] / L, nats per token (inf once a sample is outside the support)",
+    "ter_gap": "TER - H(q)/L, nats per token: the excess over the language's own entropy rate",
+    "SER": "P_{x~p}[q(x) = 0], a fraction in [0, 1]: samples outside the support (Clopper-Pearson interval)",
+    "N*": "least N with SER <= delta (or E_M KL / L <= eps), in sampling steps, with its interval",
+    "NFE": "denoiser calls per sample (function evaluations)",
+    "s_max": "most tokens revealed in one step (tokens)",
+    "kl_q_pm": "E_M KL(q || p_M), nats per sequence (Li & Cai's left side; --kl, random policy)",
+    "kl_pm_q": "E[log p_M(x) - log q(x)] over the sampler's outputs, nats per sequence (inf outside the support)",
+}
+
+
+def help_epilog():
+    r"""The language kinds with their keys and the metric glossary, as lines for an epilog."""
+    kinds = [f"  {kind}: {keys}" for kind, keys in synth.describe_kinds().items()]
+    terms = [f"  {name:<8} {text}" for name, text in GLOSSARY.items()]
+    return ("\n\nlanguage kinds (kind:key=value,...; or the path of a saved .npz / .json language):\n"
+            + "\n".join(kinds) + "\n\nmetrics:\n" + "\n".join(terms))
 
 
 def _languages(args):
@@ -115,6 +147,10 @@ def _languages(args):
 
 
 def _sample(args):
+    if args.gif and args.length > GIF_MAX_LENGTH:
+        raise ValueError(f"--gif draws one cell per token: --length must be <= {GIF_MAX_LENGTH}, got {args.length}")
+    if args.gif:
+        check_writable_dir("--gif", os.path.dirname(os.path.abspath(args.gif)))
     lang = synth.from_spec(args.spec)
     if args.sampler:  # a named peer sampler (models.presets); its steps replace --steps
         kwargs = models.presets.from_spec(args.sampler)
@@ -126,6 +162,8 @@ def _sample(args):
                             policy=args.policy, block_length=args.block_length, rng=args.seed)
     colour = sys.stdout.isatty() and not args.no_colour and "NO_COLOR" not in os.environ
     ok = lang.in_support(res.tokens)
+    if args.frames or args.gif:
+        return _frames(args, lang, res, ok, colour)
     for b in range(args.size):
         if colour:
             line = " ".join(f"{_COLOURS[s * len(_COLOURS) // args.steps]}{t}\033[0m"
@@ -135,6 +173,23 @@ def _sample(args):
         print(f"{'ok ' if ok[b] else 'ERR'} {line}")
     print(f"(token@step, steps 0..{args.steps - 1}; {np.count_nonzero(~ok)} of {args.size} outside the support; "
           f"schedule {args.schedule}, policy {args.policy})")
+    return 0
+
+
+def _frames(args, lang, res, ok, colour):
+    r"""``--frames``: each sample's reveal step by step; ``--gif``: the first sample's as an animation."""
+    from mdmlab.analysis.frames import animate, render, reveal_frames
+
+    alphabet = getattr(lang, "alphabet", None)
+    runs = [reveal_frames(lang, res.tokens[b], res.reveal_step[b]) for b in range(args.size)]
+    if args.frames:
+        for b, frames in enumerate(runs):
+            print(f"sample {b}: {'in the support' if ok[b] else 'outside the support'}")
+            print(render(frames, alphabet=alphabet, colour=colour))
+        print(f"(schedule {args.schedule}, policy {args.policy}; log q in nats)")
+    if args.gif:
+        animate(runs[0], args.gif, alphabet=alphabet)
+        print(f"wrote {args.gif} ({len(runs[0])} frames, sample 0)")
     return 0
 
 
@@ -194,8 +249,8 @@ def _report(args):
         check_readable_file("--denoiser", args.denoiser)
         load_denoiser(args.denoiser)
     check_writable_dir("--out", args.out)
-    if args.preset == "samplers":  # issue 11: analysis/samplers_report.py, no verdict table
-        make_report("samplers", args.out, command="mdmlab " + " ".join(sys.argv[1:]))
+    if args.preset in ("samplers", "schedules"):  # their own reports (issues 11 and 15), no verdict table
+        make_report(args.preset, args.out, command="mdmlab " + " ".join(sys.argv[1:]))
         print(f"wrote {os.path.join(args.out, 'REPORT.md')}")
         return 0
     try:

@@ -150,6 +150,7 @@ def run_sweep(config, out_dir, *, workers=None, progress=True, fresh=False, sche
     keys = {c: cache_key(c, config, digests) for c in cells}
     todo = cells if fresh else [c for c in cells if _read_cell(cells_dir, keys[c], progress) is None]
     reused = len(cells) - len(todo)
+    _warn_kl(config, cells)
     if scheduler is not None:
         cluster.parse_scheduler(scheduler)  # a bad address is refused before any work
     workers = _cap_workers(workers, len(todo), progress and scheduler is None)
@@ -170,12 +171,38 @@ def run_sweep(config, out_dir, *, workers=None, progress=True, fresh=False, sche
               f"rerun the same command to resume", file=sys.stderr)
         raise
     table = load_table(config, out_dir, keys=keys)
+    _warn_fewer_rows(table, cells_dir)
     table.to_csv(os.path.join(out_dir, "results.csv"), index=False)
     _maybe_parquet(table, out_dir)
     in_table = [keys[c] for c in cells if _read_cell(cells_dir, keys[c], False) is not None]
     _write_json(os.path.join(out_dir, "manifest.json"),
                 manifest(config=dataclasses.asdict(config), languages=digests, cells=in_table))
     return table
+
+
+def _warn_kl(config, cells):
+    r"""``kl=True`` where it measures nothing: E_M KL(q || p_M) is drawn for the random policy only, and
+    the Li & Cai bound needs a fixed-count schedule (a deterministic s_max); one stderr line each."""
+    if not config.kl:
+        return
+    policies = sorted({c.policy for c in cells} - {"random"})
+    if policies:
+        print(f"sweep: warning: --kl measures E_M KL(q || p_M) for the random policy only; the cells with policy "
+              f"{', '.join(policies)} get no kl_q_pm", file=sys.stderr)
+    first = {c.schedule: c for c in reversed(cells)}  # one cell per schedule
+    ancestral = sorted(name for name, c in first.items() if schedules.resolve(name, c.length, c.steps).kind != "fixed")
+    if ancestral and "random" in {c.policy for c in cells}:
+        print(f"sweep: warning: --kl gives no Li & Cai bound under schedule {', '.join(ancestral)} (its counts are "
+              f"random: s_max is not fixed); li_cai_bound is NaN there, kl_q_pm is still measured", file=sys.stderr)
+
+
+def _warn_fewer_rows(table, cells_dir):
+    r"""Say so when ``results.csv`` is about to hold fewer rows than ``cells/`` holds cell files."""
+    stored = sum(name.endswith(".json") for name in os.listdir(cells_dir))
+    if stored > len(table):
+        print(f"sweep: warning: results.csv now holds {len(table)} cells, but {cells_dir} holds {stored} "
+              f"(earlier runs with another grid or settings); their rows are left out of the table: rerun their "
+              f"command to get them back, or give each sweep its own --out", file=sys.stderr)
 
 
 def _cap_workers(workers, n_todo, progress):
@@ -207,6 +234,7 @@ def _run_cells(todo, config, cells_dir, keys, workers, bar):
             _store(cells_dir, keys[cell], run_cell(cell, config))
             bar.update()
         return
+    _warm_kernels(todo[0], config)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init,
                                initargs=(os.getpid(),))
     try:
@@ -249,6 +277,12 @@ def _read_cell(cells_dir, key, say):
     if say:
         print(f"sweep: cell file {path} is unreadable ({problem}); recomputing it", file=sys.stderr)
     return None
+
+
+def _warm_kernels(cell, config):
+    r"""Compile once: a small run of ``cell`` here (its row discarded) fills numba's on-disk cache
+    with the kernels of its path, so the workers load them instead of each compiling them."""
+    run_cell(cell, dataclasses.replace(config, samples=min(config.samples, 16), target_ci=None))
 
 
 def _worker_init(parent_pid):

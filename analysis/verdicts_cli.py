@@ -12,27 +12,27 @@ def add_parser(sub):
                        epilog="Example: mdmlab verdicts runs/pair runs/nstar --out verdicts.csv. Each directory holds "
                               "a sweep's results.csv and/or an n-star search's nstar.csv; without any nstar.csv, "
                               "N* comes from the SER grid (with its interval and censoring).")
-    v.add_argument("dirs", nargs="+", metavar="SWEEP_DIR")
+    v.add_argument("dirs", nargs="+", metavar="SWEEP_DIR", help="folders holding results.csv and/or nstar.csv")
     v.add_argument("--delta", type=float_in(0.0, 1.0, high_open=True), default=0.5, help="SER target of the grid N* (no nstar.csv given)")
-    v.add_argument("--out", type=path_arg, help="write the verdict table as CSV")
+    v.add_argument("--out", type=path_arg, help="write the verdict table as CSV (default: print only)")
     v.set_defaults(func=_verdicts)
 
     n = sub.add_parser("n-star", help=SUMMARIES["n-star"],
                        epilog="Example: mdmlab n-star --language pair-copy:symbols=4 --length 16 64 256 1024 "
                               "--ser-target 0.5 --kl-target 0.1 --out runs/nstar")
     n.add_argument("--language", nargs="+", required=True, help="language specs or files")
-    n.add_argument("--length", type=int_at_least(2), nargs="+", required=True)
-    n.add_argument("--schedule", nargs="+", default=["linear"])
-    n.add_argument("--policy", nargs="+", default=["random"])
+    n.add_argument("--length", type=int_at_least(2), nargs="+", required=True, help="L values")
+    n.add_argument("--schedule", nargs="+", default=["linear"], help="count schedules")
+    n.add_argument("--policy", nargs="+", default=["random"], help="position policies")
     n.add_argument("--ser-target", type=float_in(0.0, 1.0, low_open=False, high_open=True), nargs="*", default=[0.5], help="delta: least N with SER <= delta")
     n.add_argument("--kl-target", type=positive_float, nargs="*", default=[],
                    help="eps: least N with E_M KL(q || p_M) / L <= eps (nats per token)")
     n.add_argument("--samples", type=int_at_least(2), default=256, help="draws per evaluated N (doubled until --rel-width)")
     n.add_argument("--rel-width", type=positive_float, default=0.2, help="target (high - low) / N* of N*'s 95%% interval")
-    n.add_argument("--max-samples", type=int_at_least(2), default=4096)
-    n.add_argument("--base-seed", type=int, default=0)
-    n.add_argument("--workers", type=positive_int, default=None)
-    n.add_argument("--out", type=path_arg, required=True)
+    n.add_argument("--max-samples", type=int_at_least(2), default=4096, help="most draws per evaluated N")
+    n.add_argument("--base-seed", type=int, default=0, help="seed mixed into every search's seed")
+    n.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
+    n.add_argument("--out", type=path_arg, required=True, help="folder for nstar.csv")
     n.set_defaults(func=_n_star)
 
 

@@ -8,8 +8,8 @@ from mdmlab.synth.ngram import NGramLanguage
 from mdmlab.synth._spec import LanguageSpec
 from mdmlab.synth.hard import all_equal, block_copy, pair_copy
 from mdmlab.synth.fit import fit_ngram, load_json, save_json
-from mdmlab.synth.registry import LANGUAGE_KINDS, from_spec, parse_spec, register_language
+from mdmlab.synth.registry import LANGUAGE_KINDS, describe_kinds, from_spec, parse_spec, register_language
 
 __all__ = ["fit_ngram", "load_json", "save_json", "MASK", "EntropyResult", "Language", "HMMChain", "NGramChain", "HMMArrays", "NGramArrays", "kernel_arrays",
-           "HMMLanguage", "NGramLanguage", "load", "LanguageSpec", "LANGUAGE_KINDS", "from_spec", "parse_spec",
+           "HMMLanguage", "NGramLanguage", "load", "LanguageSpec", "LANGUAGE_KINDS", "describe_kinds", "from_spec", "parse_spec",
            "register_language", "pair_copy", "block_copy", "all_equal"]

@@ -30,6 +30,7 @@ positive mass by a boolean reachability pass (``*_possible``, no rounding, about
 scaled pass) and, if it has mass, recomputed by an exact log-space recursion (``*_log_forward``,
 ``*_posteriors_log``: log-sum-exp over states, O(L K^2) exp and log, only for those sequences).
 """
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -126,6 +127,11 @@ def _vecmat(vec, mat, out):
 
 #: Smallest normal float64: a normaliser below it has lost precision (or underflowed to zero).
 TINY = 2.2250738585072014e-308
+#: batches of at most this many positions (B L, or B N L for the sampler), and every batch when numba
+#: has one thread (sweep workers), run serially, one kernel call per sequence from Python: compiling
+#: a parallel kernel costs seconds on a cold cache, more than such a batch takes on one core; each
+#: sequence is the same kernel either way (bit for bit)
+SERIAL_WORK = 1 << 15
 
 
 @njit(cache=True)
@@ -231,31 +237,48 @@ def hmm_posteriors_log(x, initial, transition, emission, emission_t, want, lpred
     return lp
 
 
-@njit(cache=True, parallel=True)
-def hmm_log_evidence(x, initial, transition, emission_t, out):
-    r"""out[b] = log p(x_b observed tokens) by the scaled forward recursion.
+@njit(cache=True)
+def hmm_log_evidence_one(x, initial, transition, emission_t):
+    r"""log p(x observed tokens) of one sequence x (L,) by the scaled forward recursion.
 
     alpha_t = normalise((alpha_{t-1} A) * e_t), log p = sum_t log c_t.
-    x: (B, L) int64, negative = masked. out: (B,) float64.
     """
-    B, L = x.shape
+    L = x.shape[0]
     K = initial.shape[0]
-    for b in prange(B):
-        pred = initial.copy()
-        alpha = np.empty(K)
-        lp = 0.0
-        weak = False
-        for t in range(L):
-            c = _hmm_absorb(pred, emission_t, x[b, t], alpha)
-            weak = weak or c < TINY
-            if c <= 0.0:
-                lp = -np.inf
-                break
-            lp += np.log(c)
-            _vecmat(alpha, transition, pred)
-        if weak and (lp > -np.inf or hmm_possible(x[b], initial, transition, emission_t)):
-            lp = hmm_log_forward(x[b], initial, transition, emission_t, np.empty((L, K)))  # underflowed: exact redo
-        out[b] = lp
+    pred = initial.copy()
+    alpha = np.empty(K)
+    lp = 0.0
+    weak = False
+    for t in range(L):
+        c = _hmm_absorb(pred, emission_t, x[t], alpha)
+        weak = weak or c < TINY
+        if c <= 0.0:
+            lp = -np.inf
+            break
+        lp += np.log(c)
+        _vecmat(alpha, transition, pred)
+    if weak and (lp > -np.inf or hmm_possible(x, initial, transition, emission_t)):
+        lp = hmm_log_forward(x, initial, transition, emission_t, np.empty((L, K)))  # underflowed: exact redo
+    return lp
+
+
+@njit(cache=True, parallel=True)
+def hmm_log_evidence_batch(x, initial, transition, emission_t, out):
+    """out[b] = :func:`hmm_log_evidence_one` of x[b], in parallel over b."""
+    for b in prange(x.shape[0]):
+        out[b] = hmm_log_evidence_one(x[b], initial, transition, emission_t)
+
+
+def hmm_log_evidence(x, initial, transition, emission_t, out):
+    r"""out[b] = log p(x_b observed tokens); x: (B, L) int64, negative = masked. out: (B,) float64.
+
+    Small batches run serially (see :data:`SERIAL_WORK`): compiling a parallel kernel costs seconds.
+    """
+    if x.size > SERIAL_WORK and numba.get_num_threads() > 1:
+        hmm_log_evidence_batch(x, initial, transition, emission_t, out)
+        return
+    for b in range(x.shape[0]):
+        out[b] = hmm_log_evidence_one(x[b], initial, transition, emission_t)
 
 
 @njit(cache=True)
@@ -503,31 +526,46 @@ def ngram_posteriors_log(x, initial, table_fw, want, lpred, out):
     return lp
 
 
-@njit(cache=True, parallel=True)
-def ngram_log_evidence(x, initial, table_fw, out):
-    r"""out[b] = log p(x_b observed tokens) for the shift chain (scaled forward recursion)."""
-    B, L = x.shape
+@njit(cache=True)
+def ngram_log_evidence_one(x, initial, table_fw):
+    r"""log p(x observed tokens) of one sequence x (L,) for the shift chain (scaled forward recursion)."""
+    L = x.shape[0]
     C, V, _ = table_fw.shape
     K = C * V
-    for b in prange(B):
-        pred = initial.copy()
-        alpha = np.empty(K)
-        lp = 0.0
-        restricted = False
-        weak = False
-        for t in range(L):
-            c, lo, hi = _ngram_absorb(pred, x[b, t], C, alpha, restricted)
-            weak = weak or c < TINY
-            if c <= 0.0:
-                lp = -np.inf
-                break
-            lp += np.log(c)
-            nxt = x[b, t + 1] if t + 1 < L else -1
-            _ngram_propagate(alpha, lo, hi, table_fw, pred, nxt)
-            restricted = nxt >= 0
-        if weak and (lp > -np.inf or ngram_possible(x[b], initial, table_fw)):
-            lp = ngram_log_forward(x[b], initial, table_fw, np.empty((L, K)))  # underflowed: exact redo
-        out[b] = lp
+    pred = initial.copy()
+    alpha = np.empty(K)
+    lp = 0.0
+    restricted = False
+    weak = False
+    for t in range(L):
+        c, lo, hi = _ngram_absorb(pred, x[t], C, alpha, restricted)
+        weak = weak or c < TINY
+        if c <= 0.0:
+            lp = -np.inf
+            break
+        lp += np.log(c)
+        nxt = x[t + 1] if t + 1 < L else -1
+        _ngram_propagate(alpha, lo, hi, table_fw, pred, nxt)
+        restricted = nxt >= 0
+    if weak and (lp > -np.inf or ngram_possible(x, initial, table_fw)):
+        lp = ngram_log_forward(x, initial, table_fw, np.empty((L, K)))  # underflowed: exact redo
+    return lp
+
+
+@njit(cache=True, parallel=True)
+def ngram_log_evidence_batch(x, initial, table_fw, out):
+    """out[b] = :func:`ngram_log_evidence_one` of x[b], in parallel over b."""
+    for b in prange(x.shape[0]):
+        out[b] = ngram_log_evidence_one(x[b], initial, table_fw)
+
+
+def ngram_log_evidence(x, initial, table_fw, out):
+    r"""out[b] = log p(x_b observed tokens) for the shift chain; small batches run serially."""
+    if x.size > SERIAL_WORK and numba.get_num_threads() > 1:
+        ngram_log_evidence_batch(x, initial, table_fw, out)
+        return
+    for b in range(x.shape[0]):
+        out[b] = ngram_log_evidence_one(x[b], initial, table_fw)
 
 
 @njit(cache=True)

@@ -213,6 +213,12 @@ def _number(text):
         return float(text)
 
 
+def describe_kinds():
+    r"""{kind: its keys with types and defaults}, e.g. ``{"pair-copy": "symbols (int, default 2)", ...}``,
+    for every registered kind (the text a bad spec's error lists; ``mdmlab ... --help`` prints it)."""
+    return {kind: _describe(_keys(kind, factory)) for kind, factory in _FACTORIES.items()}
+
+
 def _describe(keys):
     """``order (int), ..., seed (int, default 0)``: the valid keys with their types and defaults."""
     parts = []
