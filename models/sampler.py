@@ -306,7 +306,7 @@ def _check_run(denoiser, length, steps, size, schedule, policy, block_length, me
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     chain = denoiser.chain() if isinstance(denoiser, Language) else None
-    arrays = None if chain is None else kernel_arrays(chain)  # validates the chain, TypeError for other types
+    arrays = None if chain is None else denoiser.kernel_arrays()  # validated once per language, then cached
     family = None if chain is None else _FAMILIES[type(chain)]
     ran = _resolve_method(method, arrays, family, L, N, code if x0 is None else kern.CONFIDENCE)
     if ran in ("tree", "sweep") and (chain is None or (ran == "tree" and not kern.is_static(code))):

@@ -70,6 +70,10 @@ class Language:
         """V, the number of tokens (the chain's, unless a subclass says otherwise)."""
         return self._kernel().vocab_size
 
+    def kernel_arrays(self):
+        r"""The validated kernel layout of :meth:`chain` (:func:`~synth.kernel_arrays`), computed once and cached."""
+        return self._kernel()
+
     # -- kernel hooks, all from the cached layout of chain() -----------------------------------
     def _kernel(self):
         """The validated :func:`~synth.kernel_arrays` of ``self.chain()``, computed on first use."""
