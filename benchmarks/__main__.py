@@ -4,7 +4,8 @@ import sys
 
 from benchmarks import _timing
 
-SUITES = {"synth": "benchmarks.synth", "sampler": "benchmarks.sampler", "denoiser": "benchmarks.denoiser"}
+SUITES = {"synth": "benchmarks.synth", "sampler": "benchmarks.sampler", "denoiser": "benchmarks.denoiser",
+          "startup": "benchmarks.startup"}
 
 
 def main(argv=None):
