@@ -191,3 +191,22 @@ def test_identity_matches_the_samplers_kl_at_scale(schedule):
         else {"schedule": schedules.resolve(schedule, L, N)}))
     est = metrics.kl_q_pm(lang, L, N, samples=2000, schedule=schedule, rng=0)
     assert abs(est.value - exact.nats) < 4 * est.stderr
+
+
+def test_figures_quoted_in_the_readme_and_notes():
+    r"""The numbers the README and the closing notes quote, recomputed (exact first-order chains, L = 128)."""
+    V = 4
+    sticky = synth.NGramLanguage(2, 0.95 * np.eye(V) + 0.05 / V, initial=np.full(V, 1.0 / V))
+    curve = theory.information_curve(sticky, 128)
+    counts, best = theory.optimal_counts(curve, 8)
+    assert counts.tolist() == [3, 4, 6, 9, 13, 19, 29, 45] and best.nats == pytest.approx(5.1368, abs=5e-5)
+    assert theory.expected_kl(curve, schedules.resolve("balanced", 128, 8).counts).nats == pytest.approx(13.2111,
+                                                                                                        abs=5e-5)
+    assert theory.expected_kl(curve, schedule=schedules.resolve("cosine", 128, 8)).nats == pytest.approx(22.7043,
+                                                                                                         abs=5e-5)
+    slow = synth.from_spec("ngram:order=2,vocab=4,concentration=0.1,seed=1")
+    curve = theory.information_curve(slow, 128)
+    counts, best = theory.optimal_counts(curve, 4)
+    assert counts.tolist() == [1, 12, 54, 61] and best.nats == pytest.approx(4.556, abs=5e-4)
+    assert theory.expected_kl(curve, schedules.resolve("balanced", 128, 4).counts).nats == pytest.approx(23.322,
+                                                                                                        abs=5e-4)
