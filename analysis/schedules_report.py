@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mdmlab import synth, theory
+from mdmlab.analysis import schedule_claims
 from mdmlab.models import schedules
 
 #: Languages of the section: the sparse trigram, pair-copy and a random sparse HMM of the verdicts,
@@ -63,6 +64,12 @@ def wide_table(kl):
     return wide[["optimal", *NAMED]].reset_index()
 
 
+def _verdict_counts(verdicts):
+    counts = verdicts["verdict"].value_counts()
+    return ", ".join(f"**{int(counts.get(v, 0))} {v}**" for v in ("holds", "violated", "inconclusive", "vacuous")) + \
+        f" of {len(verdicts)} checks."
+
+
 def plot_curves(curves_df, ax):
     r"""Information curves Z_{k+1} = h_0 - h_k against k / L, one line per language, 95% bands."""
     for spec, g in curves_df.groupby("language", sort=False):
@@ -94,8 +101,11 @@ def plot_kl(kl, ax, language):
 LENGTH, STEPS, SAMPLES = 128, (4, 8, 16, 32), 1024
 
 
-def make_schedules_report(out_dir, *, length=LENGTH, steps=STEPS, samples=SAMPLES, seed=0, command=None):
+def make_schedules_report(out_dir, *, length=LENGTH, steps=STEPS, samples=SAMPLES, seed=0, command=None,
+                          claims=schedule_claims.ClaimSettings()):
     r"""Write REPORT.md, the tables (CSV, Markdown, booktabs LaTeX) and the figures into ``out_dir``.
+
+    ``claims`` sets the verdict section's sampler runs (:class:`analysis.schedule_claims.ClaimSettings`).
 
     Returns {"curves": information curves, "kl": tidy E_M KL rows, "kl_wide": the paper table}."""
     import json
@@ -110,11 +120,13 @@ def make_schedules_report(out_dir, *, length=LENGTH, steps=STEPS, samples=SAMPLE
     t0 = time.perf_counter()
     curves_df, curves = information_curves(LANGUAGES, length, samples=samples, seed=seed)
     kl = kl_table(curves, length, steps)
+    verdicts, cells = schedule_claims.schedule_verdicts(LANGUAGES, length, curves, settings=claims, seed=seed)
     wide = wide_table(kl)
     wide["language"] = [tab.short_name(s) for s in wide["language"]]
     for sub in ("tables", "figures"):
         os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
-    for name, frame in (("information_curves", curves_df), ("kl", kl), ("kl_wide", wide)):
+    for name, frame in (("information_curves", curves_df), ("kl", kl), ("kl_wide", wide), ("verdicts", verdicts),
+                        *cells.items()):
         frame.to_csv(os.path.join(out_dir, "tables", name + ".csv"), index=False)
     caption = (f"Exact E_M KL(q || p_M) in nats of random-order sampling at L = {length} (derived identity; "
                f"Monte Carlo curves with {samples} strings, 95% half-widths).")
@@ -134,11 +146,11 @@ def make_schedules_report(out_dir, *, length=LENGTH, steps=STEPS, samples=SAMPLE
     with open(os.path.join(out_dir, "manifest.json"), "w") as fh:
         json.dump(info, fh, indent=1)
     with open(os.path.join(out_dir, "REPORT.md"), "w") as fh:
-        fh.write(_markdown(info, wide, kl))
-    return {"curves": curves_df, "kl": kl, "kl_wide": wide}
+        fh.write(_markdown(info, wide, kl, verdicts))
+    return {"curves": curves_df, "kl": kl, "kl_wide": wide, "verdicts": verdicts, **cells}
 
 
-def _markdown(info, wide, kl):
+def _markdown(info, wide, kl, verdicts):
     optimal = kl[kl["schedule"] == "optimal"][["language", "steps", "counts"]]
     return "\n".join([
         "# mdmlab report: preset `schedules`", "",
@@ -154,4 +166,12 @@ def _markdown(info, wide, kl):
         "## E_M KL (nats) by schedule", "", "(also `tables/kl_wide.csv`, `tables/kl_wide.tex`)", "",
         wide.to_markdown(index=False), "",
         "## Optimal counts", "", optimal.to_markdown(index=False), "",
+        "## Verdicts", "",
+        "Rules of `analysis/verdicts.py` (holds only when the whole 95% interval, simultaneous over a claim's "
+        "cells, is inside the region fixed before running). The KL here is *measured*: the sampler's exact "
+        "log q(x) - log p_M(x) averaged over strings x ~ q and random orders (`analysis/schedule_claims.py`); "
+        "schedules compared with the optimum share their strings and orders (paired).", "",
+        _verdict_counts(verdicts), "",
+        verdicts[["claim", "language", "schedule", "statistic", "measured", "low", "high", "acceptance",
+                  "verdict", "detail"]].to_markdown(index=False, floatfmt=".4g"), "",
         "## Provenance", "", "```", *(f"{k}: {v}" for k, v in info["packages"].items()), "```", ""])
