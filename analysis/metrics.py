@@ -8,8 +8,8 @@ computes the same quantities exactly from ``models.exact_law`` on tiny cases.
 * ``ter_gap``: log_ter(p) - H(q)/L, the excess over the language's own optimum.
 * ``ser``: P_{x ~ p}[q(x) = 0] with an exact Clopper-Pearson interval.
 * ``kl_q_pm``: E_M KL(q || p_M) from ``models.log_prob_given_reveal`` on samples of q and partitions
-  drawn from the schedule (Li & Cai's left side); ``kl_pm_q``: E[log p_M(x) - log q(x)] on the
-  sampler's own outputs (``log_prob_sampler``).
+  drawn from the schedule (Li & Cai's left side; adaptive choices by ``models.replay``); ``kl_pm_q``:
+  E[log p_M(x) - log q(x)] on the sampler's own outputs (``log_prob_sampler``).
 * ``diversity``: the entropy of each sample's unigram histogram (nats), so that a low perplexity
   bought with repetitive output shows.
 """
@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats
 
 from mdmlab import models
-from mdmlab.models import schedules
+from mdmlab.models import adaptive, schedules
 
 
 class Estimate(NamedTuple):
@@ -75,13 +75,37 @@ def ser(language, tokens, *, confidence=0.95):
     return Estimate(out / n, np.nan, float(ci.low), float(ci.high), n)
 
 
-def kl_q_pm(language, length, steps, *, samples, schedule="balanced", policy="random", block_length=None, rng=None):
-    r"""E_M KL(q || p_M): mean of log q(x) - log p_M(x) over x ~ q and M from the schedule."""
+def kl_q_pm(language, length, steps, *, samples, schedule="balanced", policy="random", block_length=None, rng=None,
+            tie="random"):
+    r"""E_M KL(q || p_M): mean of log q(x) - log p_M(x) over x ~ q and M from the schedule.
+
+    A static ``policy`` draws M independently of x (``models.reveal_partitions``). An adaptive one,
+    ``"confidence"``, ``"margin"`` or ``"entropy"`` (counts drawn from the schedule), or an
+    adaptive-count rule (``models.EntropyBounded``, ``models.ConfidenceThreshold``; then ``steps`` must
+    be None and ``schedule`` is unused) chooses M from the revealed values and a tie permutation drawn
+    per sample: log p_M(x) is then exact by replaying the choice on x (``models.replay``).
+    """
+    if adaptive.is_rule(policy) or (isinstance(policy, str) and policy in adaptive.REPLAY_POLICIES):
+        return _kl_q_pm_replay(language, length, steps, samples, schedule, policy, block_length, rng, tie)
     rng = np.random.default_rng(rng)
     x = language.sample(length, samples, rng=rng)
     M = models.reveal_partitions(length, steps, size=samples, schedule=schedule, policy=policy,
                                  block_length=block_length, rng=rng)
     return _mean(language.log_prob(x) - models.log_prob_given_reveal(language, x, M))
+
+
+def _kl_q_pm_replay(language, length, steps, samples, schedule, policy, block_length, rng, tie):
+    """kl_q_pm of an adaptive choice: x ~ q, then (counts), then the tie permutation, per sample."""
+    if adaptive.is_rule(policy) and steps is not None:
+        raise ValueError(f"steps must be None for an adaptive-count rule (it chooses its own counts), got {steps!r}")
+    rng = np.random.default_rng(rng)
+    x = language.sample(length, samples, rng=rng)
+    counts = None
+    if not adaptive.is_rule(policy):
+        counts = schedules.resolve(schedule, length, steps).draw(samples, rng)
+    rank = np.argsort(rng.random((samples, length)), axis=1).argsort(axis=1)
+    lp = models.replay_log_prob(language, x, policy, rank=rank, tie=tie, counts=counts, block_length=block_length)
+    return _mean(language.log_prob(x) - lp)
 
 
 def kl_pm_q(language, result):

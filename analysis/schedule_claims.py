@@ -11,6 +11,9 @@ before running; holds only when the whole interval is inside):
 * ``optimal-schedule`` (one-sided): max over the named schedules s of KL(optimal counts) / KL(s) <= 1
   at equal N, both measured on the same strings and orders (paired). A named schedule with exactly
   the optimal counts is the same sampler and is left out (said in ``detail``).
+* ``eb-bound`` (one-sided): the entropy-bounded sampler's E KL / (gamma E_q[steps]) <= 1, KL by
+  replaying the rule on x ~ q (``models.replay``; derived: KL = sum_t E TC_t <= E sum_t (sum H - max H)
+  <= gamma E_q[T]).
 * ``kl-L-free`` (two-sided): with s tokens per step (N = L / s), max over L of |KL(L) / KL(L_ref) - 1|
   <= ``KL_RELATIVE_TOLERANCE`` (derived here: E_M KL -> ((s - 1) / 2) Z_L, free of L).
 
@@ -22,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from mdmlab import models, synth, theory
+from mdmlab.analysis import metrics
 from mdmlab.analysis.verdicts import COLUMNS, KL_RELATIVE_TOLERANCE, RATIO_REGION, _bonferroni_z, _max_abs, make_row
 from mdmlab.models import schedules
 
@@ -208,6 +212,59 @@ def claim_kl_l_free(cells, source="sampler"):
     return rows
 
 
+def _rule_label(rule):
+    if isinstance(rule, models.EntropyBounded):
+        return f"entropy-bounded gamma={rule.gamma:g} nats"
+    return f"confidence > {rule.threshold:g}"
+
+
+def adaptive_cells(languages, length, rules, *, samples, seed=0):
+    r"""Tidy frame, one row per (language, rule) of the adaptive-count rules (``models.EntropyBounded``,
+    ``models.ConfidenceThreshold``) at length L.
+
+    Columns: kl, kl_se (E KL(q || p_M) by replay on x ~ q with a tie order per string), steps and
+    excess (means of the replayed run's steps T(x) and of sum_t (sum H - max H)), ``bound_ratio`` =
+    KL / (gamma E_q[T]) with its paired standard error (EB only), and from the sampler's own runs:
+    ser with its Clopper-Pearson interval and the mean NFE.
+    """
+    rows = []
+    for i, spec in enumerate(languages):
+        lang = synth.from_spec(spec)
+        for j, rule in enumerate(rules):
+            rng = np.random.default_rng(np.random.SeedSequence([seed, i, j, 3]))
+            x = lang.sample(length, samples, rng=rng)
+            rank = np.argsort(rng.random((samples, length)), axis=1).argsort(axis=1)
+            rep = models.replay(lang, x, rule, rank=rank)
+            terms = lang.log_prob(x) - rep.log_prob
+            run = models.sample_adaptive(lang, length, rule, size=samples, rng=rng)
+            ser = metrics.ser(lang, run.tokens)
+            row = {"language": spec, "length": length, "rule": _rule_label(rule), "kl": float(terms.mean()),
+                   "kl_se": float(terms.std(ddof=1) / np.sqrt(samples)), "steps": float(rep.steps.mean()),
+                   "excess": float(rep.excess.mean()), "samples": samples, "ser": ser.value, "ser_low": ser.low,
+                   "ser_high": ser.high, "nfe": float(np.mean(run.nfe)), "gamma": np.nan, "bound_ratio": np.nan,
+                   "bound_ratio_se": np.nan}
+            if isinstance(rule, models.EntropyBounded) and rule.gamma > 0 and np.isfinite(rule.gamma):
+                row["gamma"] = rule.gamma
+                row["bound_ratio"], row["bound_ratio_se"] = _paired_ratio(terms, rule.gamma * rep.steps.astype(float))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def claim_eb_bound(cells):
+    r"""``eb-bound``: per language, max over gamma of E KL / (gamma E_q[#steps]) <= 1 (one-sided)."""
+    rows = []
+    for lang, g in cells.dropna(subset=["bound_ratio"]).groupby("language", sort=False):
+        z = _bonferroni_z(len(g))
+        r, se = g["bound_ratio"].to_numpy(), g["bound_ratio_se"].to_numpy()
+        rows.append(make_row("eb-bound", language=lang, schedule="entropy-bounded", policy="entropy-sorted prefix",
+                             statistic="max over gamma of E KL(q || p_M) / (gamma E_q[steps]) (replay)",
+                             measured=float(np.max(r)), low=float(np.max(r - z * se)), high=float(np.max(r + z * se)),
+                             region=RATIO_REGION, cells=len(g), samples=int(g["samples"].sum()),
+                             detail="; ".join(f"gamma {gm:g}: KL {k:.4g}, E steps {t:.4g}, SER {sr:.3g}"
+                                              for gm, k, t, sr in zip(g["gamma"], g["kl"], g["steps"], g["ser"]))))
+    return rows
+
+
 @dataclasses.dataclass(frozen=True)
 class ClaimSettings:
     r"""The section's settings, pre-registered with the regions above.
@@ -226,6 +283,10 @@ class ClaimSettings:
     chain_lengths: tuple = (64, 128, 256, 512, 1024)
     curve_samples: int = 256
     fast_bigram: str = "ngram:order=2,vocab=4,seed=1"
+    adaptive_length: int = 64
+    adaptive_samples: int = 512
+    gammas: tuple = (0.3, 1.0, 3.0)
+    thresholds: tuple = (0.5, 0.9)
 
 
 def schedule_verdicts(languages, length, curves, *, settings=ClaimSettings(), seed=0, progress=None):
@@ -241,7 +302,10 @@ def schedule_verdicts(languages, length, curves, *, settings=ClaimSettings(), se
     say("kl-L-free: the identity")
     by_identity = identity_l_free_cells(l_free_langs, cfg.identity_lengths, cfg.size, chain_lengths=cfg.chain_lengths,
                                         curve_samples=cfg.curve_samples, seed=seed)
+    say("eb-bound: the entropy-bounded and confidence-threshold rules by replay")
+    rules = [models.EntropyBounded(g) for g in cfg.gammas] + [models.ConfidenceThreshold(t) for t in cfg.thresholds]
+    rules_cells = adaptive_cells(languages, cfg.adaptive_length, rules, samples=cfg.adaptive_samples, seed=seed)
     rows = (claim_kl_identity(cells) + claim_optimal_schedule(cells) + claim_kl_l_free(by_sampler, "sampler")
-            + claim_kl_l_free(by_identity, "identity"))
+            + claim_kl_l_free(by_identity, "identity") + claim_eb_bound(rules_cells))
     return pd.DataFrame(rows, columns=COLUMNS), {"kl_cells": cells, "l_free_sampler": by_sampler,
-                                                 "l_free_identity": by_identity}
+                                                 "l_free_identity": by_identity, "adaptive_rules": rules_cells}

@@ -6,6 +6,8 @@ from mdmlab.models.sampler import ExactDenoiser, SampleResult, reveal_partitions
 from mdmlab.models.schedules import NAMES as SCHEDULES
 from mdmlab.models.schedules import DreamCounts, LLaDACounts, Schedule, TimeGrid
 from mdmlab.models import presets, remask
+from mdmlab.models.adaptive import (AdaptiveLaw, AdaptiveResult, ConfidenceThreshold, EntropyBounded, Replay,
+                                    adaptive_law, replay, replay_log_prob, sample_adaptive)
 
 
 def __getattr__(name):
@@ -22,4 +24,6 @@ def __getattr__(name):
 
 __all__ = ["sample", "SampleResult", "ExactDenoiser", "reveal_partitions", "exact_law", "log_prob_given_reveal",
            "Schedule", "SCHEDULES", "POLICIES", "TimeGrid", "LLaDACounts", "DreamCounts", "presets", "remask",
-           "Denoiser", "DenoiserConfig", "train", "TrainConfig", "TrainResult", "load_denoiser"]
+           "Denoiser", "DenoiserConfig", "train", "TrainConfig", "TrainResult", "load_denoiser",
+           "sample_adaptive", "EntropyBounded", "ConfidenceThreshold", "AdaptiveResult", "replay",
+           "replay_log_prob", "Replay", "adaptive_law", "AdaptiveLaw"]

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdmlab import synth
+from mdmlab import models, synth
 from mdmlab.analysis import schedule_claims as sc
 from mdmlab.models import schedules
 from tests import brute
@@ -112,3 +112,22 @@ def test_identity_l_free_is_flat_on_a_fast_bigram_and_has_the_limit():
     (row,) = sc.claim_kl_l_free(frame, "identity")
     assert row["verdict"] == "holds" and "identity" in row["statistic"]
     assert frame["kl"].iloc[-1] == pytest.approx(frame["limit"].iloc[-1], rel=0.02)
+
+
+@pytest.mark.parametrize("ratios, se, verdict", [((0.1, 0.4), 0.01, "holds"), ((0.5, 1.4), 0.01, "violated"),
+                                                 ((0.5, 0.98), 0.05, "inconclusive")])
+def test_eb_bound_verdicts(ratios, se, verdict):
+    frame = pd.DataFrame({"language": "lang", "gamma": [0.3, 1.0, np.nan], "bound_ratio": [*ratios, np.nan],
+                          "bound_ratio_se": [se, se, np.nan], "kl": 0.1, "steps": 10.0, "ser": 0.0, "samples": 100})
+    (row,) = sc.claim_eb_bound(frame)
+    assert row["verdict"] == verdict
+
+
+def test_adaptive_cells_replay_and_sampler_agree_on_a_tiny_chain():
+    rules = [models.EntropyBounded(0.0), models.EntropyBounded(2.0), models.ConfidenceThreshold(0.6)]
+    frame = sc.adaptive_cells(["pair-copy:symbols=2"], 6, rules, samples=400, seed=1)
+    zero = frame.iloc[0]  # gamma = 0: one token per step, the language's law, KL exactly 0
+    assert zero["kl"] == pytest.approx(0.0, abs=1e-12) and np.isnan(zero["bound_ratio"])  # zero-entropy positions group
+    eb = frame.iloc[1]
+    assert eb["kl"] > 0 and 0 < eb["bound_ratio"] < 1 and eb["nfe"] < 6
+    assert frame["rule"].tolist()[2] == "confidence > 0.6"
