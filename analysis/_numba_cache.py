@@ -1,5 +1,6 @@
 r"""Is numba's on-disk cache of mdmlab's kernels empty? Then the next kernel call compiles (about
-15-60 s on 2 cores, by command) and the command says so once, on stderr, before it starts.
+6 s for ``mdmlab sample`` on 2 cores, up to about a minute for commands that use more kernels) and
+the command says so once, on stderr, before it starts.
 
 numba keeps a ``*.nbi`` index file per cached function: in ``__pycache__`` next to the kernel module
 (the default), under ``NUMBA_CACHE_DIR`` when that is set, or in the user-wide cache when the source
@@ -11,8 +12,10 @@ import os
 import sys
 
 #: the modules whose functions are ``@njit(cache=True)``: (package, module file stem)
-KERNEL_MODULES = (("mdmlab.synth", "_kernels"), ("mdmlab.models", "_kernels"), ("mdmlab.models", "_tree"))
-MESSAGE = "compiling mdmlab's numba kernels once (about 15-60 s on 2 cores, by command); later runs start in seconds"
+KERNEL_MODULES = (("mdmlab.synth", "_kernels"), ("mdmlab.models", "_kernels"), ("mdmlab.models", "_tree"),
+                  ("mdmlab.models", "_window_tree"))
+MESSAGE = ("compiling mdmlab's numba kernels once (about 6 s to a minute on 2 cores, by command); later runs start "
+           "in seconds")
 _announced = False
 
 
@@ -28,15 +31,19 @@ def _index_files(folder, stem):
 
 
 def cache_is_empty():
-    r"""True when some kernel module of mdmlab has no index file in numba's cache (and the JIT is on)."""
+    r"""True when no kernel module of mdmlab has an index file in numba's cache (and the JIT is on).
+
+    Each command compiles only the kernels it runs (``mdmlab sample`` never compiles the tree path's
+    module, for instance), so "some module has none" would announce a compile on every warm run.
+    """
     if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
         return False
     for package, stem in KERNEL_MODULES:
         spec = importlib.util.find_spec(package)
         folders = list(spec.submodule_search_locations or []) if spec else []
-        if folders and not _index_files(folders[0], stem):
-            return True
-    return False
+        if folders and _index_files(folders[0], stem):
+            return False
+    return True
 
 
 def announce_first_compile(stream=None):

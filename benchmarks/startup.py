@@ -1,9 +1,12 @@
 r"""Cold start: the first ``mdmlab sample`` on an empty numba cache against the same command warm.
 
 Issue 13's target is a cold first call of at most 8 s on this 2-core machine; the check reports the
-measured seconds against it (not met at this revision: about 12-15 s, see the README).
+measured wall seconds against it (about 6 s cold and 2 s warm at this revision, 13-19 s cold before
+the kernels were trimmed for compile time). Other processes on the two cores inflate the wall time,
+so the CPU seconds of the command are printed beside it.
 """
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -13,16 +16,18 @@ COMMAND = ["-m", "mdmlab", "sample", "pair-copy:symbols=4", "--length", "24", "-
 
 
 def _seconds(cache_dir):
+    """(wall, CPU = user + sys) seconds of one run of COMMAND on the numba cache ``cache_dir``."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    t0 = time.perf_counter()
+    r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run([sys.executable, *COMMAND], env=env, check=True, capture_output=True)
-    return time.perf_counter() - t0
+    wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def run():
     with tempfile.TemporaryDirectory() as cache:
-        cold = _seconds(cache)
-        warm = min(_seconds(cache) for _ in range(2))
-    print(f"mdmlab sample pair-copy:symbols=4 --length 24 --steps 6: cold (empty numba cache) {cold:.1f} s, "
-          f"warm {warm:.1f} s")
+        cold, cold_cpu = _seconds(cache)
+        warm, warm_cpu = min(_seconds(cache) for _ in range(2))
+    print(f"mdmlab sample pair-copy:symbols=4 --length 24 --steps 6: cold (empty numba cache) {cold:.1f} s "
+          f"(CPU {cold_cpu:.1f} s), warm {warm:.1f} s (CPU {warm_cpu:.1f} s)")
     return [("first mdmlab sample on an empty numba cache (s)", cold, "<=", 8.0)]

@@ -29,7 +29,7 @@ RANDOM, LEFT_TO_RIGHT, CONFIDENCE, MARGIN, ENTROPY = 0, 1, 2, 3, 4
 _INV_QUANTUM = 2.0 ** 40  # scores are rounded to multiples of the quantum 1 / _INV_QUANTUM = 2^-40
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def is_static(policy):
     """Static policies fix the reveal order before any token is drawn."""
     return policy == RANDOM or policy == LEFT_TO_RIGHT
@@ -40,7 +40,12 @@ def _score(row, policy):
     """Higher is revealed first: max prob, top-1 minus top-2, or minus entropy (nats)."""
     V = row.shape[0]
     if policy == CONFIDENCE:
-        s = row.max()
+        s = row[0]  # row.max(), NaN propagated as numpy does, without compiling the reduction
+        for v in range(1, V):
+            if math.isnan(s):
+                break
+            if math.isnan(row[v]) or row[v] > s:
+                s = row[v]
     elif policy == MARGIN:
         top1, top2 = 0.0, 0.0
         for v in range(V):
@@ -58,7 +63,7 @@ def _score(row, policy):
     return math.floor(s * _INV_QUANTUM + 0.5) / _INV_QUANTUM
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def by_rank_of(rank):
     """Positions in rank order: the inverse of the permutation ``rank``, i.e. its argsort in O(L)
     (and one sort specialisation fewer to compile)."""
@@ -68,14 +73,60 @@ def by_rank_of(rank):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def static_order(policy, block_of, rank):
-    """Reveal order of a static policy: by (block, rank) for random, by position for left-to-right."""
+    """Reveal order of a static policy: by (block, rank) for random, by position for left-to-right.
+
+    Random: a stable counting sort by block of the positions in rank order (blocks are 0..L-1).
+    Plain loops throughout: no sort or slice-copy specialisation to compile.
+    """
     L = rank.shape[0]
+    out = np.empty(L, dtype=np.int64)
     if policy == LEFT_TO_RIGHT:
-        return np.arange(L)
+        for i in range(L):
+            out[i] = i
+        return out
+    start = np.zeros(L + 1, dtype=np.int64)  # start[b + 1] counts block b, then prefix sums
+    for i in range(L):
+        start[block_of[i] + 1] += 1
+    for b in range(L):
+        start[b + 1] += start[b]
     by_rank = by_rank_of(rank)
-    return by_rank[np.argsort(block_of[by_rank], kind="mergesort")]
+    for c in range(L):
+        i = by_rank[c]
+        out[start[block_of[i]]] = i
+        start[block_of[i]] += 1
+    return out
+
+
+@njit(cache=True, inline="always")
+def _before(a, b, block_of, neg):
+    """Whether candidate a sorts strictly before b by (block ascending, neg ascending, NaN last)."""
+    if block_of[a] != block_of[b]:
+        return block_of[a] < block_of[b]
+    return neg[a] < neg[b] or (math.isnan(neg[b]) and not math.isnan(neg[a]))
+
+
+@njit(cache=True)
+def _sort_candidates(cand, block_of, neg, ws):
+    """Stable merge sort of cand by (block, neg): the order of ``np.argsort(kind="mergesort")`` by
+    neg, then by block (numpy's NaN-last order). Ties keep their order in cand; ws: (len(cand),) scratch."""
+    m = cand.shape[0]
+    width = 1
+    while width < m:  # bottom-up: merge runs of ``width`` from cand into ws, then copy back
+        for lo in range(0, m, 2 * width):
+            mid, hi = min(lo + width, m), min(lo + 2 * width, m)
+            i, j = lo, mid
+            for o in range(lo, hi):
+                if i < mid and (j >= hi or not _before(cand[j], cand[i], block_of, neg)):
+                    ws[o] = cand[i]
+                    i += 1
+                else:
+                    ws[o] = cand[j]
+                    j += 1
+        for o in range(m):
+            cand[o] = ws[o]
+        width *= 2
 
 
 @njit(cache=True)
@@ -83,21 +134,19 @@ def select_adaptive(x, rows, k, policy, block_of, by_rank, sel):
     """Write into sel[:k] the k masked positions first by (block, -score, rank)."""
     L = x.shape[0]
     cand = np.empty(L, dtype=np.int64)
+    neg = np.empty(L)  # indexed by position
     m = 0
-    for i in by_rank:  # candidates in rank order, so stable sorts break ties by rank
+    for i in by_rank:  # candidates in rank order, so the stable sort breaks ties by rank
         if x[i] < 0:
             cand[m] = i
+            neg[i] = -_score(rows[i], policy)
             m += 1
-    cand = cand[:m]
-    neg = np.empty(m)
-    for c in range(m):
-        neg[c] = -_score(rows[cand[c]], policy)
-    cand = cand[np.argsort(neg, kind="mergesort")]
-    cand = cand[np.argsort(block_of[cand], kind="mergesort")]
-    sel[:k] = cand[:k]
+    _sort_candidates(cand[:m], block_of, neg, np.empty(m, dtype=np.int64))
+    for c in range(k):
+        sel[c] = cand[c]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def draw_selected(x, rows, sel, k, step, token_u, reveal, cdf):
     """Draw x_i ~ rows[i] for i in sel[:k] independently; return sum of log rows[i, x_i]."""
     lp = 0.0
@@ -115,7 +164,7 @@ def draw_selected(x, rows, sel, k, step, token_u, reveal, cdf):
     return lp
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def next_static(order, ptr, k, sel):
     """sel[:k] = order[ptr:ptr + k], the next k positions of a static reveal order; return ptr + k."""
     for c in range(k):
@@ -123,7 +172,7 @@ def next_static(order, ptr, k, sel):
     return ptr + k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def plan_step(x, k, policy, order, ptr, want, sel):
     """For a static policy put the next k positions of ``order`` in sel and want; return new ptr.
 
@@ -139,7 +188,7 @@ def plan_step(x, k, policy, order, ptr, want, sel):
     return ptr
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def uniform_rows(want, rows):
     """The exact denoiser's fallback once the revealed tokens have probability zero: uniform rows.
 
@@ -153,14 +202,14 @@ def uniform_rows(want, rows):
             rows[i, :] = 1.0 / V
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def hmm_rows(x, params, want, pred, rows):
     """Exact-denoiser rows of a dense HMM (see synth._kernels.hmm_posteriors_one)."""
     initial, transition, transition_t, emission, emission_t = params
     return hmm_posteriors_one(x, initial, transition, transition_t, emission, emission_t, want, pred, rows)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ngram_rows(x, params, want, pred, rows):
     """Exact-denoiser rows of an n-gram shift chain (see synth._kernels.ngram_posteriors_one)."""
     initial, table_fw, table_bw = params
@@ -182,7 +231,7 @@ def exact_rows(family, hmm_params, ngram_params, x, want, pred, rows):
     return ngram_rows(x, ngram_params, want, pred, rows)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fused_begin(K, V, policy, block_of, rank):
     """A run's buffers: x (all masked), pred (L, K), rows (L, V), want, sel, cdf, order, by_rank."""
     L = rank.shape[0]
@@ -191,64 +240,66 @@ def fused_begin(K, V, policy, block_of, rank):
 
 
 @njit(cache=True)
-def fused_finish(x, rows, log_ev, want, k, j, policy, block_of, by_rank, sel, token_u, reveal, cdf):
-    """Second half of a fused step, given the rows and their log-evidence: fallback, select, draw."""
-    if log_ev == -np.inf:
-        uniform_rows(want, rows)
-    if not is_static(policy):
-        select_adaptive(x, rows, k, policy, block_of, by_rank, sel)
-    return draw_selected(x, rows, sel, k, j, token_u, reveal, cdf)
-
-
-@njit(cache=True)
-def fused_hmm_one(params, K, V, counts, policy, block_of, rank, token_u, tokens, reveal):
+def fused_hmm_one(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal):
     r"""One MDM run with the exact HMM denoiser (counts (N,), rank, token_u, tokens, reveal (L,));
-    return (log p_M(x), nfe). One kernel per family so a run compiles only the family it uses."""
+    return (log p_M(x), nfe). One kernel per family so a run compiles only the family it uses, and
+    ``adaptive`` (None for a static policy, else True) picks the specialisation: a static run never
+    compiles the adaptive selection (its scores and sort)."""
     x, pred, rows, want, sel, cdf, order, by_rank = fused_begin(K, V, policy, block_of, rank)
-    ptr, lp, nfe = 0, 0.0, 0
+    ptr, lp, nfe = np.int64(0), 0.0, 0  # ptr typed int64 from the start: no Literal[int](0) specialisation
     for j in range(counts.shape[0]):
         k = counts[j]
         if k == 0:
             continue
         ptr = plan_step(x, k, policy, order, ptr, want, sel)
-        log_ev = hmm_rows(x, params, want, pred, rows)
-        lp += fused_finish(x, rows, log_ev, want, k, j, policy, block_of, by_rank, sel, token_u, reveal, cdf)
+        if hmm_rows(x, params, want, pred, rows) == -np.inf:
+            uniform_rows(want, rows)
+        if adaptive is not None:  # pruned when None (static policies): select_adaptive is not compiled
+            select_adaptive(x, rows, k, policy, block_of, by_rank, sel)
+        lp += draw_selected(x, rows, sel, k, j, token_u, reveal, cdf)
         nfe += 1
-    tokens[:] = x
+    for i in range(x.shape[0]):
+        tokens[i] = x[i]
     return lp, nfe
 
 
 @njit(cache=True)
-def fused_ngram_one(params, K, V, counts, policy, block_of, rank, token_u, tokens, reveal):
+def fused_ngram_one(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal):
     r""":func:`fused_hmm_one` for an n-gram shift chain."""
     x, pred, rows, want, sel, cdf, order, by_rank = fused_begin(K, V, policy, block_of, rank)
-    ptr, lp, nfe = 0, 0.0, 0
+    ptr, lp, nfe = np.int64(0), 0.0, 0  # ptr typed int64 from the start: no Literal[int](0) specialisation
     for j in range(counts.shape[0]):
         k = counts[j]
         if k == 0:
             continue
         ptr = plan_step(x, k, policy, order, ptr, want, sel)
-        log_ev = ngram_rows(x, params, want, pred, rows)
-        lp += fused_finish(x, rows, log_ev, want, k, j, policy, block_of, by_rank, sel, token_u, reveal, cdf)
+        if ngram_rows(x, params, want, pred, rows) == -np.inf:
+            uniform_rows(want, rows)
+        if adaptive is not None:  # pruned when None (static policies): select_adaptive is not compiled
+            select_adaptive(x, rows, k, policy, block_of, by_rank, sel)
+        lp += draw_selected(x, rows, sel, k, j, token_u, reveal, cdf)
         nfe += 1
-    tokens[:] = x
+    for i in range(x.shape[0]):
+        tokens[i] = x[i]
     return lp, nfe
 
 
 @njit(cache=True, parallel=True)
-def sample_fused_hmm(params, K, V, counts, policy, block_of, rank, token_u, tokens, reveal, lp_out, nfe_out):
+def sample_fused_hmm(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal, lp_out,
+                     nfe_out):
     """B runs of :func:`fused_hmm_one` in parallel, each writing its own rows."""
     for b in prange(counts.shape[0]):
-        lp_out[b], nfe_out[b] = fused_hmm_one(params, K, V, counts[b], policy, block_of, rank[b], token_u[b],
-                                              tokens[b], reveal[b])
+        lp_out[b], nfe_out[b] = fused_hmm_one(params, K, V, counts[b], policy, adaptive, block_of, rank[b],
+                                              token_u[b], tokens[b], reveal[b])
 
 
 @njit(cache=True, parallel=True)
-def sample_fused_ngram(params, K, V, counts, policy, block_of, rank, token_u, tokens, reveal, lp_out, nfe_out):
+def sample_fused_ngram(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal, lp_out,
+                       nfe_out):
     """B runs of :func:`fused_ngram_one` in parallel, each writing its own rows."""
     for b in prange(counts.shape[0]):
-        lp_out[b], nfe_out[b] = fused_ngram_one(params, K, V, counts[b], policy, block_of, rank[b], token_u[b],
-                                                tokens[b], reveal[b])
+        lp_out[b], nfe_out[b] = fused_ngram_one(params, K, V, counts[b], policy, adaptive, block_of, rank[b],
+                                                token_u[b], tokens[b], reveal[b])
 
 
 #: family code -> (per-run kernel, parallel batch kernel) of the fused path
@@ -267,12 +318,13 @@ def sample_fused(family, hmm_params, ngram_params, K, V, counts, policy, block_o
     """
     one, batch = _FUSED[family]
     params = hmm_params if family == HMM else ngram_params
+    adaptive = None if policy in (RANDOM, LEFT_TO_RIGHT) else True  # the kernels' static / adaptive specialisation
     if counts.size * rank.shape[1] > SERIAL_WORK and numba.get_num_threads() > 1:
-        batch(params, K, V, counts, policy, block_of, rank, token_u, tokens, reveal, lp_out, nfe_out)
+        batch(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal, lp_out, nfe_out)
         return
     for b in range(counts.shape[0]):
-        lp_out[b], nfe_out[b] = one(params, K, V, counts[b], policy, block_of, rank[b], token_u[b], tokens[b],
-                                    reveal[b])
+        lp_out[b], nfe_out[b] = one(params, K, V, counts[b], policy, adaptive, block_of, rank[b], token_u[b],
+                                    tokens[b], reveal[b])
 
 
 @njit(cache=True, parallel=True)
@@ -325,7 +377,8 @@ def token_row(raw, temp, top_k, top_p, out):
     ``raw`` exactly.
     """
     V = raw.shape[0]
-    out[:] = raw
+    for v in range(V):  # out[:] = raw
+        out[v] = raw[v]
     t = temp if temp > 0.0 else 1.0
     if t != 1.0:
         lbig = math.log(raw.max())
@@ -513,7 +566,7 @@ def sample_fused_rule(family, hmm_params, ngram_params, K, V, counts, policy, ti
         cdf = np.empty(V)
         order = rule_order(policy, block_of, rank[b], x0)
         by_rank = by_rank_of(rank[b])
-        ptr, lp, nfe = 0, 0.0, 0
+        ptr, lp, nfe = np.int64(0), 0.0, 0  # ptr typed int64 from the start: no Literal[int](0) specialisation
         for j in range(N):
             k = counts[b, j]
             if k == 0:
@@ -533,7 +586,8 @@ def sample_fused_rule(family, hmm_params, ngram_params, K, V, counts, policy, ti
                 uniform_rows(want, raw)
             if argmax_rest(x, raw, N, reveal[b]) > 0:
                 nfe += 1
-        tokens[b] = x
+        for i in range(L):
+            tokens[b, i] = x[i]
         lp_out[b] = lp
         nfe_out[b] = nfe
 

@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def draw_categorical(cdf, u):
     r"""Inverse-CDF draw: the first ``j`` with ``cdf[j] > u * cdf[-1]`` for ``u`` in [0, 1).
 
@@ -60,7 +60,7 @@ def draw_categorical(cdf, u):
     return j
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _normalise(vec):
     """Divide ``vec`` by its sum in place; return the sum (0 leaves ``vec`` untouched)."""
     c = 0.0
@@ -77,7 +77,7 @@ def _normalise(vec):
 # Dense hidden Markov model
 # ----------------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _hmm_absorb(pred, emission_t, xt, alpha):
     """alpha = normalise(pred * evidence_t); return c_t = sum(pred * e_t) / sum(pred).
 
@@ -171,7 +171,8 @@ def hmm_possible(x, initial, transition, emission_t):
                     if reach[i] and transition[i, j] > 0.0:
                         nxt[j] = True
                         break
-            reach[:] = nxt
+            for k in range(K):  # a loop, not reach[:] = nxt: no slice-copy specialisation to compile
+                reach[k] = nxt[k]
     return True
 
 
@@ -239,9 +240,11 @@ def hmm_posteriors_log(x, initial, transition, emission, emission_t, want, lpred
 
 @njit(cache=True)
 def hmm_log_evidence_one(x, initial, transition, emission_t):
-    r"""log p(x observed tokens) of one sequence x (L,) by the scaled forward recursion.
+    r"""(log p(x observed tokens), weak) of one sequence x (L,) by the scaled forward recursion.
 
-    alpha_t = normalise((alpha_{t-1} A) * e_t), log p = sum_t log c_t.
+    alpha_t = normalise((alpha_{t-1} A) * e_t), log p = sum_t log c_t. ``weak``: some c_t < TINY, so
+    the result may have underflowed and must be redone exactly (done by :func:`hmm_log_evidence`,
+    so the rare exact passes are compiled only when a sequence needs them).
     """
     L = x.shape[0]
     K = initial.shape[0]
@@ -257,28 +260,56 @@ def hmm_log_evidence_one(x, initial, transition, emission_t):
             break
         lp += np.log(c)
         _vecmat(alpha, transition, pred)
-    if weak and (lp > -np.inf or hmm_possible(x, initial, transition, emission_t)):
-        lp = hmm_log_forward(x, initial, transition, emission_t, np.empty((L, K)))  # underflowed: exact redo
-    return lp
+    return lp, weak
 
 
 @njit(cache=True, parallel=True)
-def hmm_log_evidence_batch(x, initial, transition, emission_t, out):
-    """out[b] = :func:`hmm_log_evidence_one` of x[b], in parallel over b."""
+def hmm_log_evidence_batch(x, initial, transition, emission_t, out, weak):
+    """out[b], weak[b] = :func:`hmm_log_evidence_one` of x[b], in parallel over b."""
     for b in prange(x.shape[0]):
-        out[b] = hmm_log_evidence_one(x[b], initial, transition, emission_t)
+        out[b], weak[b] = hmm_log_evidence_one(x[b], initial, transition, emission_t)
+
+
+@njit(cache=True, parallel=True)
+def hmm_log_evidence_exact_batch(x, initial, transition, emission_t, rows, out):
+    """For b in rows, in parallel: the exact redo of a weak scaled pass (see :func:`_exact_redo`)."""
+    L, K = x.shape[1], initial.shape[0]
+    for c in prange(rows.shape[0]):
+        b = rows[c]
+        if out[b] > -np.inf or hmm_possible(x[b], initial, transition, emission_t):
+            out[b] = hmm_log_forward(x[b], initial, transition, emission_t, np.empty((L, K)))
+
+
+def _exact_redo(possible, log_forward, exact_batch, x, params, weak, out):
+    r"""Redo the weak rows of a scaled pass exactly: out[b] = log_forward(x[b], *params) where the scaled
+    pass gave a finite value or where ``possible`` finds positive mass (an underflow); -inf stays.
+
+    Serially, the log-space pass is called (and compiled) only for a string that has mass: an
+    impossible string (a sampler's output outside the support) costs only the boolean pass.
+    """
+    rows = np.flatnonzero(weak)
+    if rows.size * x.shape[1] > SERIAL_WORK and numba.get_num_threads() > 1:
+        exact_batch(x, *params, rows, out)
+        return
+    for b in rows:
+        if out[b] > -np.inf or possible(x[b], *params):
+            out[b] = log_forward(x[b], *params, np.empty((x.shape[1], params[0].shape[0])))
 
 
 def hmm_log_evidence(x, initial, transition, emission_t, out):
     r"""out[b] = log p(x_b observed tokens); x: (B, L) int64, negative = masked. out: (B,) float64.
 
     Small batches run serially (see :data:`SERIAL_WORK`): compiling a parallel kernel costs seconds.
+    Sequences whose scaled pass may have underflowed are redone exactly afterwards.
     """
+    weak = np.zeros(x.shape[0], dtype=np.bool_)
     if x.size > SERIAL_WORK and numba.get_num_threads() > 1:
-        hmm_log_evidence_batch(x, initial, transition, emission_t, out)
-        return
-    for b in range(x.shape[0]):
-        out[b] = hmm_log_evidence_one(x[b], initial, transition, emission_t)
+        hmm_log_evidence_batch(x, initial, transition, emission_t, out, weak)
+    else:
+        for b in range(x.shape[0]):
+            out[b], weak[b] = hmm_log_evidence_one(x[b], initial, transition, emission_t)
+    _exact_redo(hmm_possible, hmm_log_forward, hmm_log_evidence_exact_batch, x, (initial, transition, emission_t),
+                weak, out)
 
 
 @njit(cache=True)
@@ -293,7 +324,8 @@ def hmm_posteriors_one(x, initial, transition, transition_t, emission, emission_
     L = x.shape[0]
     K = initial.shape[0]
     alpha = np.empty(K)
-    pred[0, :] = initial
+    for k in range(initial.shape[0]):  # pred[0] = initial
+        pred[0, k] = initial[k]
     lp = 0.0
     for t in range(L):
         c = _hmm_absorb(pred[t], emission_t, x[t], alpha)
@@ -361,7 +393,7 @@ def hmm_sample(cum_initial, cum_transition, cum_emission, uniforms, out):
 # n-gram language: Markov chain on look-ahead windows with shift transitions
 # ----------------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ngram_absorb(pred, xt, C, alpha, restricted):
     """alpha = normalised pred restricted to windows whose first token is x_t; returns (c_t, lo, hi).
 
@@ -528,14 +560,15 @@ def ngram_posteriors_log(x, initial, table_fw, want, lpred, out):
 
 @njit(cache=True)
 def ngram_log_evidence_one(x, initial, table_fw):
-    r"""log p(x observed tokens) of one sequence x (L,) for the shift chain (scaled forward recursion)."""
+    r"""(log p(x observed tokens), weak) of one sequence x (L,) for the shift chain (scaled forward
+    recursion); contract of :func:`hmm_log_evidence_one`."""
     L = x.shape[0]
     C, V, _ = table_fw.shape
     K = C * V
     pred = initial.copy()
     alpha = np.empty(K)
     lp = 0.0
-    restricted = False
+    restricted = np.bool_(False)  # typed bool from the start: no Literal[bool] specialisation of _ngram_absorb
     weak = False
     for t in range(L):
         c, lo, hi = _ngram_absorb(pred, x[t], C, alpha, restricted)
@@ -547,28 +580,39 @@ def ngram_log_evidence_one(x, initial, table_fw):
         nxt = x[t + 1] if t + 1 < L else -1
         _ngram_propagate(alpha, lo, hi, table_fw, pred, nxt)
         restricted = nxt >= 0
-    if weak and (lp > -np.inf or ngram_possible(x, initial, table_fw)):
-        lp = ngram_log_forward(x, initial, table_fw, np.empty((L, K)))  # underflowed: exact redo
-    return lp
+    return lp, weak
 
 
 @njit(cache=True, parallel=True)
-def ngram_log_evidence_batch(x, initial, table_fw, out):
-    """out[b] = :func:`ngram_log_evidence_one` of x[b], in parallel over b."""
+def ngram_log_evidence_batch(x, initial, table_fw, out, weak):
+    """out[b], weak[b] = :func:`ngram_log_evidence_one` of x[b], in parallel over b."""
     for b in prange(x.shape[0]):
-        out[b] = ngram_log_evidence_one(x[b], initial, table_fw)
+        out[b], weak[b] = ngram_log_evidence_one(x[b], initial, table_fw)
+
+
+@njit(cache=True, parallel=True)
+def ngram_log_evidence_exact_batch(x, initial, table_fw, rows, out):
+    """:func:`hmm_log_evidence_exact_batch` on the shift chain."""
+    L, K = x.shape[1], initial.shape[0]
+    for c in prange(rows.shape[0]):
+        b = rows[c]
+        if out[b] > -np.inf or ngram_possible(x[b], initial, table_fw):
+            out[b] = ngram_log_forward(x[b], initial, table_fw, np.empty((L, K)))
 
 
 def ngram_log_evidence(x, initial, table_fw, out):
-    r"""out[b] = log p(x_b observed tokens) for the shift chain; small batches run serially."""
+    r"""out[b] = log p(x_b observed tokens) for the shift chain; small batches run serially, weak
+    rows are redone exactly afterwards (see :func:`hmm_log_evidence`)."""
+    weak = np.zeros(x.shape[0], dtype=np.bool_)
     if x.size > SERIAL_WORK and numba.get_num_threads() > 1:
-        ngram_log_evidence_batch(x, initial, table_fw, out)
-        return
-    for b in range(x.shape[0]):
-        out[b] = ngram_log_evidence_one(x[b], initial, table_fw)
+        ngram_log_evidence_batch(x, initial, table_fw, out, weak)
+    else:
+        for b in range(x.shape[0]):
+            out[b], weak[b] = ngram_log_evidence_one(x[b], initial, table_fw)
+    _exact_redo(ngram_possible, ngram_log_forward, ngram_log_evidence_exact_batch, x, (initial, table_fw), weak, out)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ngram_backstep(beta, xt, table_bw, g, tmp):
     r"""beta <- normalise(sum_v table[s, v] (e_t beta)[(s % C) V + v]), e_t the evidence at t.
 
@@ -596,9 +640,10 @@ def ngram_posteriors_one(x, initial, table_fw, table_bw, want, pred, out):
     C, V, _ = table_fw.shape
     K = C * V
     alpha = np.empty(K)
-    pred[0, :] = initial
+    for k in range(initial.shape[0]):  # pred[0] = initial
+        pred[0, k] = initial[k]
     lp = 0.0
-    restricted = False
+    restricted = np.bool_(False)  # typed bool from the start: no Literal[bool] specialisation of _ngram_absorb
     for t in range(L):
         c, lo, hi = _ngram_absorb(pred[t], x[t], C, alpha, restricted)
         lp = lp + np.log(c) if c > 0.0 else -np.inf
