@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats
 
 from mdmlab import models
-from mdmlab.models import adaptive, schedules
+from mdmlab.models import adaptive, orders, schedules
 
 
 class Estimate(NamedTuple):
@@ -125,9 +125,15 @@ def diversity(tokens, vocab_size):
     return _mean(unigram_entropy(tokens, vocab_size))
 
 
-def _partitions(plan, L):
-    """(partition, probability) of the random policy: uniform ordered partitions or i.i.d. steps."""
+def _partitions(plan, L, policy="random", schedule=None):
+    """(partition, probability) of the random policy: uniform ordered partitions or i.i.d. steps; of
+    another static policy with fixed counts (a structured order, left-to-right): its one partition."""
     N = plan.steps
+    if not (isinstance(policy, str) and policy == "random"):
+        if plan.kind != "fixed":
+            raise ValueError(f"exact_metrics takes policy {policy!r} with fixed counts only, got schedule "
+                             f"{plan.name!r} ({plan.kind})")
+        return [(models.reveal_partitions(L, N, schedule=schedule, policy=policy), 1.0)]
     if plan.kind == "fixed":
         labels = [j for j, c in enumerate(plan.counts) for _ in range(c)]
         parts = sorted(set(itertools.permutations(labels)))
@@ -137,13 +143,14 @@ def _partitions(plan, L):
             math.prod(w[list(p)]) > 0]
 
 
-def exact_metrics(language, length, steps, *, schedule="linear", entropy_per_token=None):
-    r"""Every metric exactly from the sampler's law, random policy, tiny sizes (V^L <= 4096, L <= 7).
+def exact_metrics(language, length, steps, *, schedule="linear", policy="random", entropy_per_token=None):
+    r"""Every metric exactly from the sampler's law, tiny sizes (V^L <= 4096, L <= 7): the random policy,
+    or a static policy with fixed counts (a structured order of ``models.orders``, ``schedule="natural"``).
 
     Returns a dict with ``ser``, ``log_ter``, ``ter_gap``, ``diversity``, ``kl_q_pm`` and ``kl_pm_q``.
     """
     V, L = language.vocab_size, length
-    p = models.exact_law(language, L, steps, schedule=schedule).reshape(-1)
+    p = models.exact_law(language, L, steps, schedule=schedule, policy=policy).reshape(-1)
     x = np.array(list(itertools.product(range(V), repeat=L)), dtype=np.int64)
     lq = language.log_prob(x)
     q = np.exp(lq)
@@ -153,7 +160,8 @@ def exact_metrics(language, length, steps, *, schedule="linear", entropy_per_tok
     out["log_ter"] = float(p[inside] @ (-lq[inside]) / L) if out["ser"] == 0 else math.inf
     out["ter_gap"] = out["log_ter"] - h
     kl_q, kl_p = 0.0, 0.0
-    for part, w in _partitions(schedules.resolve(schedule, L, steps), L):
+    plan = orders.resolve_schedule(schedule, orders.resolve(policy, L), L, steps)
+    for part, w in _partitions(plan, L, policy, schedule):
         lpm = models.log_prob_given_reveal(language, x, np.broadcast_to(part, x.shape))
         kl_q += w * float(q[inside] @ (lq[inside] - lpm[inside]))
         pm = np.exp(lpm)

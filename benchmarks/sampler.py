@@ -1,5 +1,6 @@
 r"""models/ sampler throughput: fused sampling against N batched conditionals calls, and the growth
-of one-token-per-step sampling cost with L (tree path against the per-step sweep)."""
+of one-token-per-step sampling cost with L (tree paths, the HMM's and the n-gram window tree, against
+the per-step sweep)."""
 import numpy as np
 
 from mdmlab import models
@@ -36,6 +37,26 @@ def scaling_rows(K=8, V=4, B=8, lengths=(256, 512, 1024, 2048, 4096), sweep_max=
              fits["tree"], "<=", 1.3)]
 
 
+def window_tree_rows(spec="ngram:order=3,vocab=8,sparsity=0.5,seed=1", B=4, lengths=(256, 512, 1024, 2048, 4096),
+                     sweep_L=1024):
+    """One token per step (N = L) on the sparse trigram (K = 64 windows, C = 8): the window tree's
+    fitted exponent of per-sequence time in L, and the sweep's time over the window tree's at L = sweep_L."""
+    lang = synth.from_spec(spec)
+    for method in ("tree", "sweep"):
+        models.sample(lang, 16, 16, size=2, schedule="balanced", method=method, rng=0)  # compile
+    run = {m: (lambda L, m=m: models.sample(lang, L, L, size=B, schedule="balanced", method=m, rng=3))
+           for m in ("tree", "sweep")}
+    times = [best_time(lambda: run["tree"](L), repeat=2, warmup=0) / B for L in lengths]
+    fit = np.polyfit(np.log(lengths), np.log(times), 1)[0]
+    t_sweep = best_time(lambda: run["sweep"](sweep_L), repeat=1, warmup=0) / B
+    t_tree = times[list(lengths).index(sweep_L)]
+    print(f"N = L, {spec} (window tree): " + ", ".join(f"L={L}: {t * 1e3:.1f} ms/seq" for L, t in zip(lengths, times))
+          + f"; fitted exponent {fit:.2f}; sweep at L={sweep_L}: {t_sweep * 1e3:.0f} ms/seq")
+    return [(f"N = L, trigram K = 64: fitted exponent of per-sequence cost in L = {lengths[0]}..{lengths[-1]}",
+             fit, "<=", 1.3),
+            (f"N = L = {sweep_L}, trigram K = 64: sweep time / window-tree time", t_sweep / t_tree, ">=", 5.0)]
+
+
 def rule_rows(K=64, V=16, L=1024, B=256, N=64):
     """The peers' rules on the fused path (issue 11): LLaDA low_confidence and Dream maskgit_plus at T = 1
     (every masked row each step, a candidate token drawn at each) against N conditionals calls."""
@@ -58,4 +79,4 @@ def rule_rows(K=64, V=16, L=1024, B=256, N=64):
 
 
 def run():
-    return scaling_rows() + fused_rows() + rule_rows()
+    return scaling_rows() + window_tree_rows() + fused_rows() + rule_rows()

@@ -7,6 +7,7 @@ from collections import defaultdict
 import numpy as np
 
 from mdmlab.models import _kernels as kern
+from mdmlab.models import orders
 from mdmlab.models import policies as pol
 from mdmlab.models import schedules as sch
 from mdmlab.models.sampler import ExactDenoiser
@@ -65,7 +66,8 @@ def exact_law(language, length, steps, *, schedule, policy="random", block_lengt
     outcome with its product of conditionals. Static policies need no tie-break permutation: under
     ``"random"`` the reveal set is uniform over the admissible subsets (all of the earliest unfinished
     block first); adaptive policies keep one random permutation per run for their ties, so the
-    programme is run for each of the L! permutations (weight 1/L! each). Limited to V^L <= 4096 and
+    programme is run for each of the L! permutations (weight 1/L! each); a structured order
+    (:mod:`models.orders`) reveals the next k positions of its fixed order. Limited to V^L <= 4096 and
     L <= 7.
 
     The rule arguments of :func:`models.sample` (``tie``, ``position_temperature``, ``temperature``,
@@ -86,12 +88,14 @@ def exact_law(language, length, steps, *, schedule, policy="random", block_lengt
         raise ValueError(f"exact_law enumerates V^L strings and L! orders: needs V^L <= {MAX_STRINGS} and "
                          f"L <= {MAX_LENGTH}, got V = {V}, L = {L}")
     rule = pol.resolve_rule(policy, tie, position_temperature, temperature, top_k, top_p, final_argmax)
+    order = orders.resolve(policy, L)
+    orders.check_run(order, schedule, block_length, rule.default and prompt is None)
     if isinstance(schedule, sch.TimeGrid) and not schedule.reveal_rest and not rule.final:
         raise ValueError("a schedule that can leave positions masked (TimeGrid(reveal_rest=False)) needs "
                          "final_argmax=True")
     if not (rule.default and prompt is None):
         return _rule_law(language, L, N, schedule, rule, block_length, prompt)
-    plan = sch.resolve(schedule, L, N)
+    plan = orders.resolve_schedule(schedule, order, L, N)
     code = pol.resolve(policy)
     block_of = pol.blocks(L, block_length)
     denoiser = ExactDenoiser(language)
@@ -102,7 +106,11 @@ def exact_law(language, length, steps, *, schedule, policy="random", block_lengt
             rows_memo[x] = denoiser.conditionals(np.array(x, dtype=np.int64))
         return rows_memo[x]
 
-    if kern.is_static(code):
+    if order is not None:
+        fixed = [int(i) for i in kern.static_order(code, block_of, order.rank)]  # by (block, priority)
+        law = _Programme(rows_of, plan, V, lambda x, rows, k: [(tuple(i for i in fixed if x[i] < 0)[:k], 1.0)])
+        law = law.run(L)
+    elif kern.is_static(code):
         law = _Programme(rows_of, plan, V, lambda x, rows, k: _static_sets(x, k, code, block_of)).run(L)
     else:
         perms = list(itertools.permutations(range(L)))

@@ -21,6 +21,10 @@ with the run's rng (for ``"random"`` that permutation *is* the order). None of t
 peeks at the tokens it is about to draw, so with one token per step and the exact denoiser the
 output law is the language's (the sampled-token scores do peek, and change the law).
 
+Structured orders (:mod:`models.orders`): ``"binary-search"``, ``"runs:m"``, ``"dilated"`` /
+``"dilated:s"`` or an explicit list of position lists: a fixed reveal order used as the priority of the
+static ``"random"`` policy (every sequence the same order); ``schedule="natural"`` runs its own steps.
+
 Tie rules ``tie=`` (adaptive scores): ``"random"`` (the permutation above), ``"lowest-index"``
 (CUDA ``torch.topk``'s order) or ``"highest-index"``. ``position_temperature=tau > 0`` instead
 draws the positions, k without replacement, from softmax(score / tau) (Dream's ``alg_temp``).
@@ -32,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mdmlab.models import _kernels as kern
+from mdmlab.models import orders
 
 POLICIES = {"random": kern.RANDOM, "left-to-right": kern.LEFT_TO_RIGHT, "confidence": kern.CONFIDENCE,
             "margin": kern.MARGIN, "entropy": kern.ENTROPY, "sampled": kern.SAMPLED,
@@ -89,9 +94,13 @@ def _check_float(name, value):
 
 
 def resolve(policy):
-    """The kernel code of a policy name; unknown names list the valid ones."""
-    if policy not in POLICIES:
-        raise ValueError(f"policy must be one of {list(POLICIES)}, got {policy!r}")
+    """The kernel code of a policy name (``RANDOM`` for a structured order, whose fixed priority then
+    replaces the uniform permutation); unknown names list the valid ones."""
+    if orders.is_structured(policy):
+        return kern.RANDOM
+    if not isinstance(policy, str) or policy not in POLICIES:
+        raise ValueError(f"policy must be one of {list(POLICIES)}, got {policy!r} (or a structured order: "
+                         f"{list(orders.NAMES)} or a list of position lists)")
     return POLICIES[policy]
 
 

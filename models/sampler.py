@@ -18,9 +18,11 @@ import numpy as np
 
 from mdmlab.models import _kernels as kern
 from mdmlab.models import _tree
+from mdmlab.models import _window_tree
+from mdmlab.models import orders
 from mdmlab.models import policies as pol
 from mdmlab.models import schedules as sch
-from mdmlab.synth import MASK, HMMChain, Language, NGramChain, kernel_arrays
+from mdmlab.synth import MASK, HMMChain, Language, NGramChain
 from mdmlab.synth import _validation as val
 
 _ROW_TOL = 1e-6
@@ -46,7 +48,8 @@ class SampleResult:
         the sampler's law given the realised reveal steps.
     steps, schedule, policy, block_length, method :
         The run's configuration (the schedule as its resolved :class:`~models.schedules.Schedule`;
-        ``method`` the path that ran: ``"tree"``, ``"sweep"`` or ``"generic"``).
+        ``method`` the path that ran: ``"tree"``, ``"sweep"`` or ``"generic"``; ``policy`` as given, an
+        explicit structured order as a tuple of sorted tuples).
     calls : (*batch) int64
         Denoiser calls under the ``calls=`` caching rule: ``"changed"`` (MDLM ``ddpm_cache``: a call
         at the first step and at every step after one that changed x) or ``"every"`` (LLaDA, Dream,
@@ -101,16 +104,21 @@ def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="ran
         Batch shape, as in numpy: None gives one sequence (``tokens`` of shape (L,)), an int B
         gives (B, L), a tuple prepends its dimensions (each >= 1).
     schedule : str, callable or sequence of int
-        Count policy, see :mod:`models.schedules`.
-    policy : str
-        Position policy, see :mod:`models.policies`.
+        Count policy, see :mod:`models.schedules`; ``"natural"`` (structured orders only) reveals the
+        order's own steps, and ``steps`` must be their number (:func:`models.orders.natural_steps`).
+    policy : str or sequence of sequences of int
+        Position policy, see :mod:`models.policies`; a structured order (``"binary-search"``,
+        ``"runs:m"``, ``"dilated[:s]"`` or a list of position lists, :mod:`models.orders`) is a fixed
+        priority for every sequence, on every method, with the default rule only.
     block_length : int, optional
         Semi-autoregressive block length.
     method : {"auto", "tree", "sweep", "generic"}
         ``"sweep"`` (exact languages): one forward-backward per step, O(N L K^2) (n-grams O(N L K V)),
         bit-identical to the generic driver. ``"tree"`` (exact languages, static policies): a
         segment tree of transfer matrices, O(L K^3 log L) whatever N, so one-token-per-step runs cost
-        O(L log L) instead of O(L^2); it agrees with the sweep to rounding. ``"generic"``: one
+        O(L log L) instead of O(L^2); it agrees with the sweep to rounding. On an n-gram language it
+        is the window tree (:mod:`models._window_tree`): a node with a revealed position has rank
+        <= C = K / V and is kept as K x C and C x K factors, O(L K C (K + C) log L). ``"generic"``: one
         ``conditionals`` call per step (a language runs as :class:`ExactDenoiser`). ``"auto"``:
         the generic driver for a non-language, else the cheaper exact path by those counts.
     rng : None, int or numpy.random.Generator
@@ -159,7 +167,7 @@ def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="ran
                               rng)
     run = _check_run(denoiser, length, steps, size, schedule, policy, block_length, method, rule, prompt)
     rng = val.check_rng(rng)
-    counts, rank = _draw_plan(run.plan, run.B, run.L, rng)
+    counts, rank = _draw_plan(run.plan, run.B, run.L, rng, run.order)
     token_u = rng.random((run.B, run.L))
     out = _Outputs(np.empty((run.B, run.L), dtype=np.int64), np.full((run.B, run.L), -1, dtype=np.int64),
                    np.zeros(run.B), np.zeros(run.B, dtype=np.int64))
@@ -173,7 +181,8 @@ def sample(denoiser, length, steps, *, size=None, schedule="linear", policy="ran
     shape, n_calls = run.shape, CALL_RULES[calls](counts[:, :run.N]) + rule.final
     return SampleResult(out.tokens.reshape(shape + (run.L,)), out.reveal.reshape(shape + (run.L,)),
                         counts.reshape(shape + (counts.shape[1],)), out.nfe.reshape(shape)[()],
-                        out.log_prob.reshape(shape)[()], run.N, run.plan, policy, block_length, run.method,
+                        out.log_prob.reshape(shape)[()], run.N, run.plan,
+                        policy if run.order is None else run.order.name, block_length, run.method,
                         n_calls.reshape(shape)[()], rule)
 
 
@@ -212,7 +221,8 @@ def reveal_partitions(length, steps, *, size=None, schedule="linear", policy="ra
                       rng=None):
     r"""Draw reveal partitions M (the ``reveal_step`` of a run) without drawing tokens.
 
-    Only static policies (``"random"``, ``"left-to-right"``) fix M before the tokens; the draws use
+    Only static policies (``"random"``, ``"left-to-right"``, structured orders) fix M before the tokens
+    (a structured order with fixed counts gives one M for every sequence); the draws use
     the same randomness layout as :func:`sample`, so ``sample(...).reveal_step`` with the same rng
     is the same partition. Used to estimate E_M KL(q || p_M) on samples of the language.
 
@@ -223,10 +233,13 @@ def reveal_partitions(length, steps, *, size=None, schedule="linear", policy="ra
     L, N, shape, B = _check_lengths(length, steps, size)
     code = pol.resolve(policy)
     if not kern.is_static(code):
-        raise ValueError(f"reveal_partitions needs a static policy ('random' or 'left-to-right'), got {policy!r}")
-    plan, block_of = sch.resolve(schedule, L, N), pol.blocks(L, block_length)
+        raise ValueError(f"reveal_partitions needs a static policy ('random', 'left-to-right' or a structured "
+                         f"order), got {policy!r}")
+    order = orders.resolve(policy, L)
+    orders.check_run(order, schedule, block_length, True)
+    plan, block_of = orders.resolve_schedule(schedule, order, L, N), pol.blocks(L, block_length)
     rng = val.check_rng(rng)
-    counts, rank = _draw_plan(plan, B, L, rng)
+    counts, rank = _draw_plan(plan, B, L, rng, order)
     out = np.empty((B, L), dtype=np.int64)
     for b in range(B):
         out[b, kern.static_order(code, block_of, rank[b])] = np.repeat(np.arange(N), counts[b])
@@ -240,7 +253,7 @@ class _Run(NamedTuple):
 
     method: str
     denoiser: object  # the generic path's denoiser (a language wrapped in ExactDenoiser); else None
-    arrays: object  # the exact paths' synth.HMMArrays / NGramArrays (the tree's: dense); else None
+    arrays: object  # the exact paths' synth.HMMArrays / NGramArrays (the tree runs on them too); else None
     family: object  # the chain type's _Family; None for a non-language
     shape: tuple
     B: int
@@ -251,6 +264,7 @@ class _Run(NamedTuple):
     block_of: np.ndarray
     rule: pol.Rule = None
     x0: np.ndarray = None  # the rule path's starting tokens (L,) (MASK to generate); None: the default path
+    order: object = None  # a structured order's models.orders.StructuredPlan (its fixed priority); else None
 
 
 class _Outputs(NamedTuple):
@@ -293,13 +307,15 @@ def _check_run(denoiser, length, steps, size, schedule, policy, block_length, me
                rule_path=False):
     L, N, shape, B = _check_lengths(length, steps, size, ancestral=sch.takes_more_steps(schedule))
     code = pol.resolve(policy)
+    order = orders.resolve(policy, L)
+    orders.check_run(order, schedule, block_length, rule is None or (rule.default and prompt is None))
     x0 = None
     if rule_path or (rule is not None and not (rule.default and prompt is None)):
         x0, M = _check_prompt(prompt, denoiser, L)
         start = int(np.argmax(x0 < 0))
         plan, block_of = sch.resolve(schedule, M, N), pol.blocks(L, block_length, start)
     else:
-        plan, block_of = sch.resolve(schedule, L, N), pol.blocks(L, block_length)
+        plan, block_of = orders.resolve_schedule(schedule, order, L, N), pol.blocks(L, block_length)
     if plan.kind == "ancestral" and not (rule is not None and rule.final) and plan.reveal_prob[-1] < 1.0:
         raise ValueError("a schedule that can leave positions masked (TimeGrid(reveal_rest=False)) needs "
                          "final_argmax=True")
@@ -320,30 +336,27 @@ def _check_run(denoiser, length, steps, size, schedule, policy, block_length, me
                           (B, N, L))
     if ran == "generic":
         generic = ExactDenoiser(denoiser) if chain is not None else _check_denoiser(denoiser)
-        return _Run(ran, generic, None, None, shape, B, L, N, plan, code, block_of, rule, x0)
-    if ran == "tree":
-        dense = family.dense(chain)
-        arrays = arrays if dense is chain else kernel_arrays(dense)
+        return _Run(ran, generic, None, None, shape, B, L, N, plan, code, block_of, rule, x0, order)
     K = arrays.num_states
     val.check_entries("the forward messages (L, K) kept per sequence in flight", (L, K))
     if ran == "tree":
-        val.check_entries("the segment tree (2 P, K, K) kept per sequence in flight, P = 2^ceil(log2 L)",
-                          (2 * _tree_leaves(L), K, K))
-    return _Run(ran, None, arrays, family, shape, B, L, N, plan, code, block_of, rule, x0)
+        val.check_entries(*family.tree_storage(_tree_leaves(L), K, arrays.vocab_size))
+    return _Run(ran, None, arrays, family, shape, B, L, N, plan, code, block_of, rule, x0, order)
 
 
 def _resolve_method(method, arrays, family, L, N, code):
-    """``"auto"``: generic without a chain; else the tree when static and L K^3 log L beats N L sweep_cost."""
+    """``"auto"``: generic without a chain; else the tree when static and L tree_cost log L beats N L sweep_cost."""
     if method != "auto":
         return method
     if arrays is None:
         return "generic"
     if not kern.is_static(code):
         return "sweep"
-    K, V = arrays.num_states, arrays.vocab_size  # the tree runs the dense chain on the same K states
+    K, V = arrays.num_states, arrays.vocab_size  # the tree runs on the same K states
     sweep = N * L * family.sweep_cost(K, V)
-    tree = L * K ** 3 * max(1.0, np.log2(L))
-    return "tree" if tree < sweep and 2 * L * K * K <= val.MAX_ENTRIES else "sweep"
+    tree = L * family.tree_cost(K, V) * max(1.0, np.log2(L))
+    fits = np.prod(family.tree_storage(_tree_leaves(L), K, V)[1], dtype=float) <= val.MAX_ENTRIES
+    return "tree" if tree < sweep and fits else "sweep"
 
 
 def _tree_leaves(L):
@@ -360,11 +373,16 @@ def _check_denoiser(denoiser):
 
 # -- randomness ----------------------------------------------------------------------------------
 
-def _draw_plan(plan, B, L, rng):
+def _draw_plan(plan, B, L, rng, order=None):
     """A run's reveal randomness, in the order every path consumes it: counts (B, N), then the ranks
-    (B, L) of a uniform permutation per sequence (tie-break priority and random-policy order)."""
+    (B, L) of a uniform permutation per sequence (tie-break priority and random-policy order). A
+    structured ``order`` replaces the ranks by its fixed priority after they are drawn, so the token
+    uniforms that follow are those of ``policy="random"`` with the same rng."""
     counts = plan.draw(B, rng)
-    return counts, np.argsort(rng.random((B, L)), axis=1).argsort(axis=1)
+    rank = np.argsort(rng.random((B, L)), axis=1).argsort(axis=1)
+    if order is not None:
+        rank = np.ascontiguousarray(np.broadcast_to(order.rank, (B, L)))
+    return counts, rank
 
 
 # -- runners: one per method, all with the same draws and outputs --------------------------------
@@ -383,23 +401,41 @@ class _Family(NamedTuple):
     """What the sampler needs to know about one chain type."""
 
     sweep_cost: Callable  # (K, V) -> flops per position of one forward-backward step
-    dense: Callable  # chain -> the HMMChain the tree path runs
     sweep_args: Callable  # kernel arrays -> (family code, HMM params, n-gram params) of kern.sample_fused
+    tree_cost: Callable  # (K, V) -> cost per revealed token and tree level, in sweep_cost's units
+    tree_storage: Callable  # (P, K, V) -> (what, shape) of the tree kept per sequence in flight
+    tree_kernel: Callable  # (kernel arrays, counts, policy, block_of, rank, token_u, tokens, reveal, lp, nfe)
 
 
 _FAMILIES = {
-    HMMChain: _Family(lambda K, V: K * K, lambda chain: chain,
+    HMMChain: _Family(lambda K, V: K * K,
                       lambda a: (kern.HMM, (a.initial, a.transition, a.transition_t, a.emission, a.emission_t),
-                                 _NO_NGRAM)),
-    NGramChain: _Family(lambda K, V: K * V, NGramChain.dense,
-                        lambda a: (kern.NGRAM, _NO_HMM, (a.initial, a.table_fw, a.table_bw))),
+                                 _NO_NGRAM),
+                      lambda K, V: K ** 3,
+                      lambda P, K, V: ("the segment tree (2 P, K, K) kept per sequence in flight, P = 2^ceil(log2 L)",
+                                       (2 * P, K, K)),
+                      lambda a, *args: _tree.sample_tree(a.initial, a.transition, a.emission, *args)),
+    NGramChain: _Family(lambda K, V: K * V,
+                        lambda a: (kern.NGRAM, _NO_HMM, (a.initial, a.table_fw, a.table_bw)),
+                        lambda K, V: _window_tree_cost(K, V),
+                        lambda P, K, V: ("the window tree's factors U, W (2, 2 P, K, C) kept per sequence in "
+                                         "flight, P = 2^ceil(log2 L), C = K / V", (2, 2 * P, K, K // V)),
+                        lambda a, *args: _window_tree.sample_window_tree(a.initial, a.table, *args)),
 }
 
 
+def _window_tree_cost(K, V):
+    r"""The window tree's cost per revealed token and tree level in the n-gram sweep's units (K V per
+    position and step): K V t_tree / t_sweep, with times in ns fitted on 2 cores (one thread, n = 2..5,
+    K = 8..256, L = 256 and 1024; crossover N predicted within 2x) as t_tree = 300 + K^2 / 2 + K C^2 / 8
+    (walks over masked nodes, factored products) and t_sweep = 150 + 25 C + 0.3 K V, C = K / V."""
+    C = K // V
+    return K * V * (300 + K * K / 2 + K * C * C / 8) / (150 + 25 * C + 0.3 * K * V)
+
+
 def _run_tree(run, counts, rank, token_u, out):
-    a = run.arrays
-    _tree.sample_tree(a.initial, a.transition, a.emission, counts, run.code, run.block_of, rank, token_u, out.tokens,
-                      out.reveal, out.log_prob, out.nfe)
+    run.family.tree_kernel(run.arrays, counts, run.code, run.block_of, rank, token_u, out.tokens, out.reveal,
+                           out.log_prob, out.nfe)
 
 
 def _run_sweep(run, counts, rank, token_u, out):

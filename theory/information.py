@@ -233,6 +233,20 @@ def _chain_curve(chain, L):
     Among the other L-1 positions a uniform k-subset puts them there with probability
     C(L-1-a-b, k-2), C(i-a, k-1), C(L-1-i-b, k-1) or [k = 0], over C(L-1, k).
     """
+    M, Hmu = chain_entropies(chain, L)
+    terms = _grouped_terms(M, Hmu, L)  # {weight family: (index m, summed entropy)} grouped by shape
+    k = np.arange(L)[:, None]
+    log_total = _log_binom(L - 1, np.arange(L))
+    m = np.arange(L + 1)[None, :]
+    both = np.exp(_log_binom(L - 1 - m, k - 2) - log_total[:, None]) @ terms["both"]
+    side = np.exp(_log_binom(m, k - 1) - log_total[:, None]) @ (terms["left"] + terms["right"])
+    none = np.where(np.arange(L) == 0, Hmu.sum(), 0.0)
+    return (both + side + none) / L
+
+
+def chain_entropies(chain, L):
+    r"""(M (L, L), Hmu (L,)) of a first-order chain x_1 ~ mu_0, x_{t+1} ~ T[x_t]: M[t, d] = H(X_{t+d} | X_t)
+    = mu_t . g_d with g_d[u] = H(T^d[u, .]) (the chain continued where t + d >= L), Hmu[t] = H(X_t)."""
     T = np.asarray(chain.table, dtype=np.float64)
     V = T.shape[0]
     mu, g = np.empty((L, V)), np.zeros((L, V))  # mu[t]: law of x_t; g[d]: row entropies of T^d
@@ -242,16 +256,7 @@ def _chain_curve(chain, L):
         mu[t] = mu[t - 1] @ T
         power = power @ T
         g[t] = _entropy_rows(power)
-    M = mu @ g.T  # M[t, d] = mu_t . g_d, (L, L)
-    Hmu = _entropy_rows(mu)  # (L,)
-    terms = _grouped_terms(M, Hmu, L)  # {weight family: (index m, summed entropy)} grouped by shape
-    k = np.arange(L)[:, None]
-    log_total = _log_binom(L - 1, np.arange(L))
-    m = np.arange(L + 1)[None, :]
-    both = np.exp(_log_binom(L - 1 - m, k - 2) - log_total[:, None]) @ terms["both"]
-    side = np.exp(_log_binom(m, k - 1) - log_total[:, None]) @ (terms["left"] + terms["right"])
-    none = np.where(np.arange(L) == 0, Hmu.sum(), 0.0)
-    return (both + side + none) / L
+    return mu @ g.T, _entropy_rows(mu)
 
 
 def _grouped_terms(M, Hmu, L):
