@@ -10,7 +10,7 @@ from mdmlab.models import schedules
 DELTAS = (0.5, 0.1, 0.05, 0.01)
 
 
-def add_parser(sub):
+def add_parsers(sub):
     p = sub.add_parser("bounds", help=SUMMARIES["bounds"],
                        description=__doc__, epilog="Example: mdmlab bounds ser --language pair-copy:symbols=4 "
                                                    "--length 64 --steps 8")

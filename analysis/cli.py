@@ -20,7 +20,15 @@ SUMMARIES = {
     "schedule": "optimal counts for N steps and the exact KL of every named schedule (random order)",
     "verdicts": "check every claim on sweep and n-star directories (holds / violated / inconclusive / vacuous)",
     "n-star": "N*(L) by stochastic bisection over N, with its interval (SER or per-token KL target)",
+    "table": "one paper table (.tex booktabs, .md, .csv) from any sweep directories",
+    "plot": "one figure (PNG and PDF) from any sweep directories, theory drawn from the languages in the data",
 }
+
+#: command -> the analysis module whose ``add_parsers(sub)`` defines its options (imported on demand:
+#: ``bounds`` pulls in sympy and pandas, which ``mdmlab sample`` does not need).
+PARSER_MODULES = {"languages": "commands", "sample": "commands", "sweep": "commands", "train": "commands",
+                  "report": "commands", "bounds": "bounds_cli", "schedule": "schedule_cli", "verdicts": "verdicts_cli",
+                  "n-star": "verdicts_cli", "table": "sweep_report_cli", "plot": "sweep_report_cli"}
 
 
 def _finish(parser, formatter):
@@ -55,14 +63,14 @@ def build_parser(command=None):
     parser.add_argument("--version", action="version", version=f"mdmlab {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUMMARIES) + "}")
     if command in SUMMARIES or command == "all":
-        from mdmlab.analysis import bounds_cli, commands, schedule_cli
+        import importlib
 
-        commands.add_parsers(sub)
-        bounds_cli.add_parser(sub)
-        schedule_cli.add_parser(sub)
-        from mdmlab.analysis import verdicts_cli
-
-        verdicts_cli.add_parser(sub)
+        wanted = set(PARSER_MODULES.values()) if command == "all" else {PARSER_MODULES[command]}
+        for name, summary in SUMMARIES.items():  # the named command's module only: its imports, not all
+            if PARSER_MODULES[name] not in wanted:
+                sub.add_parser(name, help=summary, add_help=False)
+        for module in sorted(wanted):
+            importlib.import_module(f"mdmlab.analysis.{module}").add_parsers(sub)
     else:
         for name, summary in SUMMARIES.items():
             sub.add_parser(name, help=summary, add_help=False)

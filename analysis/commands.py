@@ -6,8 +6,10 @@ import numpy as np
 
 from mdmlab import models
 from mdmlab import synth
-from mdmlab.analysis._argtypes import (check_readable_file, check_writable_dir, float_in, int_at_least, nonneg_int,
-                                      path_arg, positive_float, positive_int)
+from mdmlab.analysis._argtypes import (check_readable_file, check_writable_dir, float_in, nonneg_int, path_arg,
+                                      positive_float, positive_int)
+from mdmlab.analysis import sweep_cli
+from mdmlab.analysis._deprecated import add_alias
 from mdmlab.analysis.cli import SUMMARIES
 from mdmlab.models import POLICIES, SCHEDULES
 
@@ -26,12 +28,14 @@ def add_parsers(sub):
     lang.set_defaults(func=_languages)
 
     smp = sub.add_parser("sample", help=SUMMARIES["sample"],
-                         epilog="Example: mdmlab sample pair-copy:symbols=4 --length 24 --steps 6 --size 4 --frames"
+                         epilog="Example: mdmlab sample pair-copy:symbols=4 --length 24 --steps 6 --samples 4 --frames"
                                 + help_epilog())
     smp.add_argument("spec", help="language spec (kind:key=value,...; kinds and keys below) or a saved language file")
     smp.add_argument("--length", type=positive_int, default=32, help="L, tokens per sample")
     smp.add_argument("--steps", type=positive_int, default=8, help="N, sampling steps")
-    smp.add_argument("--size", type=positive_int, default=4, help="number of samples")
+    smp.add_argument("--samples", dest="size", metavar="SAMPLES", type=positive_int, default=4,
+                     help="number of samples (was --size)")
+    add_alias(smp, "--size", "--samples", type=positive_int)
     smp.add_argument("--schedule", default="linear", choices=list(SCHEDULES), help="how many tokens each step reveals")
     smp.add_argument("--policy", default="random", choices=list(POLICIES), help="which masked positions a step reveals")
     smp.add_argument("--block-length", type=positive_int,
@@ -50,37 +54,16 @@ def add_parsers(sub):
     swp = sub.add_parser("sweep", help=SUMMARIES["sweep"],
                          epilog="Example: mdmlab sweep --language pair-copy:symbols=4 --length 16 64 256 "
                                 "--steps-per-length 0.125 0.5 1 --out runs/pair" + help_epilog())
-    swp.add_argument("--language", nargs="+", required=True, help="language specs or files (kinds and keys below)")
-    swp.add_argument("--length", type=positive_int, nargs="+", required=True, help="L values")
-    swp.add_argument("--steps", type=positive_int, nargs="*", default=[], help="N values (sampling steps; N <= L kept)")
-    swp.add_argument("--steps-per-length", type=positive_float, nargs="*", default=[],
-                     help="fractions f: N = max(1, round(f L)) for each L")
-    swp.add_argument("--schedule", nargs="+", default=["linear"], choices=list(SCHEDULES), help="count schedules")
-    swp.add_argument("--policy", nargs="+", default=["random"], choices=list(POLICIES), help="position policies")
-    swp.add_argument("--seeds", type=positive_int, default=1, help="replicates per cell")
-    swp.add_argument("--samples", type=int_at_least(2), default=256, help="draws per cell (per batch with --target-ci)")
-    swp.add_argument("--target-ci", type=float_in(0.0, 1.0),
-                     help="draw until SER CI half-width and TER s.e. are <= this (default: off, --samples draws)")
-    swp.add_argument("--max-samples", type=int_at_least(2), default=16384, help="most draws per cell with --target-ci")
-    swp.add_argument("--kl", action="store_true",
-                     help="also E_M KL(q || p_M) (random policy only) and the Li & Cai bound (fixed-count schedules)")
-    swp.add_argument("--base-seed", type=nonneg_int, default=0, help="seed mixed into every cell's seed")
-    swp.add_argument("--workers", type=positive_int, default=None,
-                     help="processes (default: all cores; capped at the cells to run and the cores)")
-    swp.add_argument("--out", type=path_arg, required=True, help="folder for cells/, results.csv and manifest.json")
-    swp.add_argument("--fresh", action="store_true", help="recompute every cell instead of reusing finished ones")
-    swp.add_argument("--scheduler", metavar="ADDRESS",
-                     help="run the cells on Dask instead of the local pool: 'local' or 'local:N' starts a "
-                          "LocalCluster of N workers here, 'tcp://HOST:8786' uses a running scheduler (needs "
-                          "dask.distributed; results are identical to a local run; default: the local pool)")
-    swp.set_defaults(func=_sweep)
+    sweep_cli.add_options(swp, SCHEDULES, POLICIES)  # also --config, --from, --dry-run, --calibrate
 
     trn = sub.add_parser("train", help=SUMMARIES["train"],
                          epilog="Example: mdmlab train --language ngram:order=3,vocab=8,sparsity=0.5,seed=1 "
                                 "--length 64 --minutes 10 --out runs/denoiser")
     trn.add_argument("--language", required=True, help="language spec or file")
     trn.add_argument("--length", type=positive_int, default=64, help="L, tokens per training sequence")
-    trn.add_argument("--steps", type=positive_int, default=2000, help="optimiser steps (the cosine schedule's length)")
+    trn.add_argument("--train-steps", dest="steps", type=positive_int, default=2000,
+                     help="optimiser steps, the cosine schedule's length (was --steps)")
+    add_alias(trn, "--steps", "--train-steps", type=positive_int)
     trn.add_argument("--minutes", type=positive_float, help="also stop after this much wall-clock time (default: no limit)")
     trn.add_argument("--batch-size", type=positive_int, default=32, help="sequences per optimiser step")
     trn.add_argument("--lr", type=float_in(0.0, 1.0), default=3e-3, help="peak learning rate, in (0, 1]")
@@ -101,6 +84,8 @@ def add_parsers(sub):
     rep.add_argument("--preset", default="quick", choices=["quick", "full", "samplers", "schedules"],
                      help="quick/full: the verdicts; samplers: the peers' samplers (models.presets) on exact "
                           "languages; schedules: exact E_M KL of random-order schedules and the optimal counts")
+    rep.add_argument("--sweep", nargs="+", metavar="DIR",
+                     help="report on these sweep / n-star folders instead of running a preset (default: none)")
     rep.add_argument("--out", type=path_arg, required=True, help="folder for REPORT.md, tables, figures and sweeps/")
     rep.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     rep.add_argument("--denoiser", metavar="CHECKPOINT", type=path_arg,
@@ -193,26 +178,6 @@ def _frames(args, lang, res, ok, colour):
     return 0
 
 
-def _sweep(args):
-    from mdmlab.analysis.sweep import SweepConfig, run_sweep
-
-    if not args.steps and not args.steps_per_length:
-        raise ValueError("give --steps and/or --steps-per-length")
-    cfg = SweepConfig(languages=tuple(args.language), lengths=tuple(args.length), steps=tuple(args.steps),
-                      steps_per_length=tuple(args.steps_per_length), schedules=tuple(args.schedule),
-                      policies=tuple(args.policy), seeds=args.seeds, samples=args.samples, target_ci=args.target_ci,
-                      max_samples=args.max_samples, kl=args.kl, base_seed=args.base_seed)
-    for spec in cfg.languages:
-        synth.from_spec(spec)  # fail fast on a bad spec, before any worker starts
-    if not cfg.cells():
-        raise ValueError(f"the grid has no cell: every N from --steps/--steps-per-length exceeds its L "
-                         f"(--length {' '.join(map(str, cfg.lengths))})")
-    check_writable_dir("--out", args.out)
-    table = run_sweep(cfg, args.out, workers=args.workers, fresh=args.fresh, scheduler=args.scheduler)
-    print(f"{len(table)} cells in {os.path.join(args.out, 'results.csv')}")
-    return 0
-
-
 def _train(args):
     from mdmlab.models.denoiser import DenoiserConfig
     from mdmlab.models.training import TrainConfig, train
@@ -241,6 +206,10 @@ def _train(args):
 
 
 def _report(args):
+    if args.sweep:  # any sweep directories: analysis.sweep_report, no preset constants
+        from mdmlab.analysis.sweep_report_cli import report_sweeps
+
+        return report_sweeps(args)
     from mdmlab.analysis.report import make_report
 
     if args.denoiser is not None:  # checked before the sweeps run, not after them

@@ -13,13 +13,10 @@ import shlex
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mdmlab import synth
-from mdmlab import theory
-from mdmlab.analysis import figures
+from mdmlab.analysis import figures, sweep_report
 from mdmlab.analysis import verdicts as vd
 from mdmlab.analysis.manifest import manifest
 from mdmlab.analysis.nstar import NStarConfig, run_n_star
@@ -108,17 +105,15 @@ def make_report(preset, out_dir, *, workers=None, progress=True, command=None, c
         nstar = vd.n_star_grid(tables["ser"], DELTA)
     verdicts = vd.verdicts(pd.concat(list(tables.values()), ignore_index=True), nstar)
     figs = _figures(tables, nstar, out_dir)
-    written = {"verdicts": verdicts, "ter": _ter_table(tables["ter"]), "ser": _ser_table(tables["ser"]),
-               "n_star": nstar, "kl": _kl_table(tables["kl"])}
+    written = {"verdicts": verdicts, "ter": tables["ter"], "ser": tables["ser"], "n_star": nstar, "kl": tables["kl"]}
     if denoiser is not None:
         written["learned"] = _learned(denoiser, preset, out_dir, figs)
-    for name, table in written.items():
-        _write_table(table, out_dir, name)
+    shown = sweep_report.write_tables(out_dir, written)  # the generic path of ``mdmlab report --sweep``
     command = command or "mdmlab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     info = manifest(preset=preset, command=command, seconds=round(time.perf_counter() - t0, 1),
                     configs={k: [dataclasses.asdict(c) for c in _as_tuple(v)] for k, v in configs.items()})
     with open(os.path.join(out_dir, "REPORT.md"), "w") as fh:
-        fh.write(_markdown(preset, info, written, figs))
+        fh.write(_markdown(preset, info, {**shown, "verdicts": verdicts}, figs))
     with open(os.path.join(out_dir, "manifest.json"), "w") as fh:
         json.dump(info, fh, indent=1)
     return verdicts
@@ -163,75 +158,12 @@ def _learned(checkpoint, preset, out_dir, figs):
     return df
 
 
-def _ter_table(df):
-    cols = ["language", "length", "steps", "samples", "ter_gap", "ter_gap_se", "log_ter", "entropy_per_token",
-            "diversity", "nfe"]
-    return df[cols].sort_values(["length", "steps"])
-
-
-def _ser_table(df):
-    cols = ["language", "schedule", "length", "steps", "samples", "ser", "ser_low", "ser_high", "ser_closed_form",
-            "nfe"]
-    return df[cols].sort_values(["language", "schedule", "length", "steps"])
-
-
-def _kl_table(df):
-    d = df.assign(ratio=df["kl_q_pm"] / df["li_cai_bound"].where(df["li_cai_bound"] > 0))
-    cols = ["language", "schedule", "length", "steps", "s_max", "kl_q_pm", "kl_q_pm_se", "li_cai_bound", "ratio",
-            "mutual_information"]
-    return d[cols].sort_values(["language", "schedule", "length", "steps"])
-
-
-def _feng_curve(ter):
-    """The Feng rate fitted to the TER table, for the n-gram language that table ran on."""
-    lang = synth.from_spec(ter["language"].iloc[0])
-    n, V = lang.order, lang.vocab_size
-    g = ter[np.isfinite(ter["ter_gap"])].groupby("steps")["ter_gap"].mean()
-    fit = theory.fit_ter_rate(g.index.values, g.values, order=n, vocab=V)
-    N = np.geomspace(g.index.min(), g.index.max(), 50)
-    const = fit.constant ** n  # c_steps with c_excess = 1 reproduces the fitted product
-    return N, theory.FENG_TER.evaluate(order=n, vocab=V, steps=N, c_steps=const)
-
-
 def _figures(tables, nstar, out_dir):
-    ser = tables["ser"]
-    pair = ser[(ser["language"] == SER_LANGS[0]) & (ser["schedule"] == "linear")]
-
-    k = synth.from_spec(SER_LANGS[0]).spec.params["symbols"]
-    lengths = np.array(sorted(pair["length"].unique()))
-    predicted = theory.PAIR_COPY_LINEAR.steps_needed(0.5, symbols=k, length=lengths) / lengths
-    specs = [
-        ("fig1_ter_gap", "TER gap vs N (dense trigram, V = 8)",
-         lambda ax: figures.ter_gap_vs_steps(tables["ter"], ax, rate=_feng_curve(tables["ter"]))),
-        ("fig2_ser_collapse", "SER vs N/L (pair-copy k = 4)", lambda ax: figures.ser_vs_steps_per_length(pair, ax)),
-        ("fig3_ser_heatmap", "SER over (L, N/L), pair-copy k = 4",
-         lambda ax: figures.ser_heatmap(pair, ax, n_star_line=(lengths, predicted))),
-        ("fig4_n_star", "N*(L) with its interval (N_SER: SER <= 1/2; N_TER: E_M KL / L <= eps)", lambda ax: figures.n_star_vs_length(nstar, ax)),
-        ("fig5_kl_bound", "Measured KL vs the Li & Cai bound", lambda ax: figures.kl_vs_bound(tables["kl"], ax)),
-    ]
-
-    out = []
-    os.makedirs(os.path.join(out_dir, "figures"), exist_ok=True)
-    for name, title, draw in specs:
-        fig = Figure(figsize=(6.4, 4.6), layout="constrained")
-        ax = fig.add_subplot()
-        draw(ax)
-        ax.set_title(title)
-        for ext in ("png", "pdf"):
-            fig.savefig(os.path.join(out_dir, "figures", f"{name}.{ext}"), dpi=130)
-        out.append((name, title))
-    return out
-
-
-def _write_table(table, out_dir, name):
-    os.makedirs(os.path.join(out_dir, "tables"), exist_ok=True)
-    base = os.path.join(out_dir, "tables", name)
-    table.to_csv(base + ".csv", index=False)
-    with open(base + ".tex", "w") as fh:
-        fh.write(table.style.hide(axis="index").format(precision=4, na_rep="--")
-                 .to_latex(hrules=True, column_format="l" * table.shape[1]).replace("_", r"\_"))
-    with open(base + ".md", "w") as fh:
-        fh.write(table.to_markdown(index=False, floatfmt=".4g"))
+    r"""The figures of ``mdmlab report --sweep`` (:func:`analysis.sweep_report.write_figures`) on the
+    preset's tables: titles and theory come from the languages and schedules in them."""
+    figs, _ = sweep_report.write_figures(out_dir, ter=tables["ter"], ser=tables["ser"], kl=tables["kl"], nstar=nstar,
+                                         delta=DELTA)
+    return figs
 
 
 def _markdown(preset, info, tables, figs):

@@ -9,7 +9,7 @@ from mdmlab.models import schedules
 NAMED = ("balanced", "balanced-back", "linear", "cosine", "loglinear")
 
 
-def add_parser(sub):
+def add_parsers(sub):
     p = sub.add_parser("schedule", help=SUMMARIES["schedule"], description=__doc__,
                        epilog="Example: mdmlab schedule ngram:order=2,vocab=4,concentration=0.2,seed=1 "
                               "--length 128 --steps 8")

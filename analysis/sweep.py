@@ -13,6 +13,7 @@ not depend on the worker count or order.
 Workers are daemon-like: each polls its parent and exits when the sweep's process dies (and on Linux
 asks the kernel for SIGKILL on the parent's death), so killing a sweep leaves no orphan.
 """
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -65,6 +66,8 @@ class SweepConfig:
     with N > L are skipped. ``samples`` draws per cell, or with ``target_ci`` batches of ``samples``
     until the SER interval half-width and the TER standard error are both <= ``target_ci`` (at most
     ``max_samples``). ``kl`` adds E_M KL(q || p_M) and the Li & Cai bound (random policy only).
+    ``seeds`` is the number of replicates R of each cell (``--replicates``; cells seed = 0 .. R-1).
+    ``manifest.json`` records every field, so ``mdmlab sweep --from`` replays the config exactly.
     """
 
     languages: tuple
@@ -146,9 +149,7 @@ def run_sweep(config, out_dir, *, workers=None, progress=True, fresh=False, sche
     cells_dir = os.path.join(out_dir, "cells")
     os.makedirs(cells_dir, exist_ok=True)
     digests = {spec: language_digest(spec) for spec in config.languages}
-    cells = config.cells()
-    keys = {c: cache_key(c, config, digests) for c in cells}
-    todo = cells if fresh else [c for c in cells if _read_cell(cells_dir, keys[c], progress) is None]
+    cells, todo, keys = cells_to_run(config, out_dir, fresh=fresh, say=progress, digests=digests)
     reused = len(cells) - len(todo)
     _warn_kl(config, cells)
     if scheduler is not None:
@@ -172,12 +173,40 @@ def run_sweep(config, out_dir, *, workers=None, progress=True, fresh=False, sche
         raise
     table = load_table(config, out_dir, keys=keys)
     _warn_fewer_rows(table, cells_dir)
-    table.to_csv(os.path.join(out_dir, "results.csv"), index=False)
-    _maybe_parquet(table, out_dir)
     in_table = [keys[c] for c in cells if _read_cell(cells_dir, keys[c], False) is not None]
-    _write_json(os.path.join(out_dir, "manifest.json"),
-                manifest(config=dataclasses.asdict(config), languages=digests, cells=in_table))
+    with _locked(out_dir):  # results.csv, results.parquet and manifest.json of one run, never of two
+        table.to_csv(os.path.join(out_dir, "results.csv"), index=False)
+        _maybe_parquet(table, out_dir)
+        _write_json(os.path.join(out_dir, "manifest.json"),
+                    manifest(config=dataclasses.asdict(config), languages=digests, cells=in_table))
     return table
+
+
+@contextlib.contextmanager
+def _locked(out_dir):
+    r"""Hold an exclusive lock on ``out_dir/.lock`` (POSIX ``flock``; none where fcntl is missing), so two
+    sweeps sharing one folder write their tables and manifests one after the other."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        yield
+        return
+    with open(os.path.join(out_dir, ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def cells_to_run(config, out_dir, *, fresh=False, say=False, digests=None):
+    r"""``(cells, todo, keys)``: every cell of ``config``, those without a readable file under their
+    cache key in ``out_dir/cells`` (all of them when ``fresh``), and each cell's cache key. Reads only."""
+    cells_dir = os.path.join(os.fspath(out_dir), "cells")
+    cells = config.cells()
+    keys = {c: cache_key(c, config, digests) for c in cells}
+    todo = cells if fresh else [c for c in cells if _read_cell(cells_dir, keys[c], say) is None]
+    return cells, todo, keys
 
 
 def _warn_kl(config, cells):
@@ -223,6 +252,8 @@ def _run_on_dask(todo, config, cells_dir, keys, scheduler, bar):
         _store(cells_dir, keys[cell], row)
         bar.update()
 
+    if cluster.parse_scheduler(scheduler)[0] == "local":
+        _warm_kernels(todo[0], config)  # a LocalCluster's workers share this machine's numba cache
     with cluster.client_for(scheduler) as client:
         client.run(_one_thread)
         cluster.run_on_client(client, run_cell, todo, (config,), store)
@@ -343,10 +374,25 @@ def _jsonable(obj):
 
 
 def _maybe_parquet(table, out_dir):
+    r"""``results.parquet`` beside ``results.csv`` (same rows and columns) when pyarrow is installed;
+    without it, a stale Parquet file of an earlier run is removed so it cannot disagree with the CSV."""
+    path = os.path.join(out_dir, "results.parquet")
     try:
-        table.to_parquet(os.path.join(out_dir, "results.parquet"), index=False)
-    except ImportError:
-        pass  # pyarrow is optional: the CSV is the table of record
+        import pyarrow  # noqa: F401
+    except ImportError:  # pyarrow is optional: the CSV is the table of record
+        if os.path.exists(path):
+            os.remove(path)
+            print(f"sweep: removed {path} (pyarrow is not installed to rewrite it; results.csv is current)",
+                  file=sys.stderr)
+        return
+    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".parquet.tmp")
+    os.close(fd)
+    try:
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 @lru_cache(maxsize=64)
@@ -365,6 +411,12 @@ def _entropy_per_token(spec, digest, L, seed):
 @lru_cache(maxsize=256)
 def _mutual_information(spec, digest, L, seed):
     return theory.total_mutual_information(_language(spec, digest), L, rng=seed).nats
+
+
+def clear_caches():
+    r"""Forget the cached entropies and mutual informations (so a cell timed twice pays for them twice)."""
+    _entropy_per_token.cache_clear()
+    _mutual_information.cache_clear()
 
 
 def run_cell(cell, config):

@@ -7,7 +7,7 @@ from mdmlab.analysis._argtypes import float_in, int_at_least, path_arg, positive
 from mdmlab.analysis.cli import SUMMARIES
 
 
-def add_parser(sub):
+def add_parsers(sub):
     v = sub.add_parser("verdicts", help=SUMMARIES["verdicts"],
                        epilog="Example: mdmlab verdicts runs/pair runs/nstar --out verdicts.csv. Each directory holds "
                               "a sweep's results.csv and/or an n-star search's nstar.csv; without any nstar.csv, "

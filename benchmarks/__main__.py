@@ -5,7 +5,7 @@ import sys
 from benchmarks import _timing
 
 SUITES = {"synth": "benchmarks.synth", "sampler": "benchmarks.sampler", "denoiser": "benchmarks.denoiser",
-          "startup": "benchmarks.startup"}
+          "startup": "benchmarks.startup", "cost": "benchmarks.cost", "dask": "benchmarks.dask_scaling"}
 
 
 def main(argv=None):
