@@ -14,6 +14,10 @@ before running; holds only when the whole interval is inside):
 * ``eb-bound`` (one-sided): the entropy-bounded sampler's E KL / (gamma E_q[steps]) <= 1, KL by
   replaying the rule on x ~ q (``models.replay``; derived: KL = sum_t E TC_t <= E sum_t (sum H - max H)
   <= gamma E_q[T]).
+* ``structured-order-exact``: under the language's structured order (binary search on order-1 chains,
+  runs of n - 1 on n-grams, even/odd on pair-copy; :mod:`mdmlab.theory.structured`, derived here) at its
+  natural steps, E KL(q || p_M) = 0 to rounding; on a language with no known exact order (a random HMM)
+  KL > 0 under binary search.
 * ``kl-L-free`` (two-sided): with s tokens per step (N = L / s), max over L of |KL(L) / KL(L_ref) - 1|
   <= ``KL_RELATIVE_TOLERANCE`` (derived here: E_M KL -> ((s - 1) / 2) Z_L, free of L).
 
@@ -33,25 +37,29 @@ from mdmlab.models import schedules
 NAMED = ("balanced", "linear", "cosine")
 
 
-def kl_terms(language, length, plans, *, samples, rng):
-    r"""Exact terms log q(x) - log p_M(x), (S, len(plans)), on shared draws.
+def kl_terms(language, length, plans, *, samples, rng, fixed=()):
+    r"""Exact terms log q(x) - log p_M(x), (S, len(plans) + len(fixed)), on shared draws.
 
     The strings x ~ q and the uniformly random reveal order are drawn once and shared by every plan
     (common random numbers: plans differ only in their counts, drawn per string for ancestral plans),
     so differences between plans are measured with far less noise than with independent runs. Each
-    column's mean is E_M KL(q || p_M) under random-order sampling with that plan.
+    column's mean is E_M KL(q || p_M) under random-order sampling with that plan; the last columns are
+    KL(q || p_M) of the ``fixed`` partitions (each (L,) reveal steps, e.g. a structured order's), on
+    the same strings.
     """
     L, S, rng = length, samples, np.random.default_rng(rng)
     x = language.sample(L, S, rng=rng)
     order = np.argsort(rng.random((S, L)), axis=1)  # order[b, k]: the k-th position revealed
     log_q = language.log_prob(x)
-    out = np.empty((S, len(plans)))
+    out = np.empty((S, len(plans) + len(fixed)))
     for c, plan in enumerate(plans):
         cum = np.cumsum(plan.draw(S, rng), axis=1)  # (S, N)
         step_of_rank = (np.arange(L)[None, None, :] >= cum[:, :, None]).sum(axis=1)  # (S, L)
         reveal = np.empty((S, L), dtype=np.int64)
         np.put_along_axis(reveal, order, step_of_rank, axis=1)
         out[:, c] = log_q - models.log_prob_given_reveal(language, x, reveal)
+    for c, reveal in enumerate(fixed, start=len(plans)):
+        out[:, c] = log_q - models.log_prob_given_reveal(language, x, np.broadcast_to(reveal, (S, L)))
     return out
 
 
@@ -265,6 +273,126 @@ def claim_eb_bound(cells):
     return rows
 
 
+#: the order a language without a known exact order is run with (binary search: exact on order-1 chains).
+FALLBACK_ORDER = "binary-search"
+#: KL = 0 "to rounding": each exact term is a difference of two sums of L logs (|error| ~ L 1e-16).
+ZERO_KL = 1e-9
+
+
+def structured_order(language, length):
+    r"""(order, natural steps, expected exact) for ``language``: :func:`theory.structured.structured_steps`'s
+    exact order, or :data:`FALLBACK_ORDER` (not expected exact) when none is known."""
+    from mdmlab.theory import structured
+
+    found = structured.structured_steps(language, length)
+    if found is None:
+        return FALLBACK_ORDER, models.orders.natural_steps(FALLBACK_ORDER, length), False
+    return found.order, found.steps, True
+
+
+def _order_text(order):
+    return order if isinstance(order, str) else f"explicit ({len(order)} steps)"
+
+
+def _partition_kl(language, reveal):
+    """The exact KL(q || p_M) of one partition where cheap (first-order chains), else NaN."""
+    from mdmlab.theory import structured
+
+    try:
+        return float(structured.partition_kl(language, reveal, method="chain"))
+    except ValueError:
+        return np.nan
+
+
+def structured_cells(languages, length, *, samples, seed=0):
+    r"""Tidy frame, one row per language: its structured order at its natural steps N0 against random
+    order with balanced counts at the same N0.
+
+    Columns: order, steps (N0), expected_exact, kl, kl_se (exact terms on x ~ q, fixed partition),
+    kl_max_abs (largest |log q(x) - log p_M(x)| over the strings), kl_exact (first-order chains, else
+    NaN), ser with its interval from the sampler's own runs, and random_kl, random_ser at N0.
+    """
+    rows = []
+    for i, spec in enumerate(languages):
+        lang = synth.from_spec(spec)
+        order, N0, expected = structured_order(lang, length)
+        rng = np.random.default_rng(np.random.SeedSequence([seed, i, 4]))
+        fixed = models.reveal_partitions(length, N0, schedule="natural", policy=order)
+        terms = kl_terms(lang, length, [schedules.resolve("balanced", length, N0)], samples=samples, rng=rng,
+                         fixed=[fixed])
+        structured_run = models.sample(lang, length, N0, size=samples, schedule="natural", policy=order, rng=rng)
+        random_run = models.sample(lang, length, N0, size=samples, schedule="balanced", rng=rng)
+        ser, ser_random = metrics.ser(lang, structured_run.tokens), metrics.ser(lang, random_run.tokens)
+        t = terms[:, 1]
+        rows.append({"language": spec, "length": length, "order": _order_text(order), "steps": N0,
+                     "expected_exact": expected, "kl": float(t.mean()), "kl_se": float(t.std(ddof=1) / np.sqrt(t.size)),
+                     "kl_max_abs": float(np.max(np.abs(t))), "kl_exact": _partition_kl(lang, fixed),
+                     "samples": samples, "ser": ser.value, "ser_low": ser.low, "ser_high": ser.high,
+                     "random_kl": float(terms[:, 0].mean()), "random_ser": ser_random.value})
+    return pd.DataFrame(rows)
+
+
+def structured_kl(languages, length, steps, *, samples, seed=0):
+    r"""Tidy frame (language, steps, schedule="structured", order, counts, kl, kl_se, kl_exact, samples):
+    KL(q || p_M) of the language's structured order in N steps (:func:`models.orders.counts_for_steps`:
+    its natural groups, split or merged; exact terms on x ~ q; ``kl_exact`` for first-order chains), the
+    "structured" column of the schedules table."""
+    rows = []
+    for i, spec in enumerate(languages):
+        lang = synth.from_spec(spec)
+        order, _, _ = structured_order(lang, length)
+        for N in steps:
+            counts = [int(c) for c in models.orders.counts_for_steps(order, length, N)]
+            fixed = models.reveal_partitions(length, N, schedule=counts, policy=order)
+            t = kl_terms(lang, length, [], samples=samples, fixed=[fixed],
+                         rng=np.random.default_rng(np.random.SeedSequence([seed, i, N, 6])))[:, 0]
+            rows.append({"language": spec, "steps": N, "schedule": "structured", "order": _order_text(order),
+                         "counts": _counts_text(np.bincount(fixed, minlength=N)), "kl": float(t.mean()),
+                         "kl_se": float(t.std(ddof=1) / np.sqrt(t.size)), "kl_exact": _partition_kl(lang, fixed),
+                         "samples": t.size})
+    return pd.DataFrame(rows)
+
+
+def claim_structured_exact(cells):
+    r"""``structured-order-exact``: KL(q || p_M) = 0 to rounding (|E KL| <= :data:`ZERO_KL`, two-sided)
+    under the language's exact order at its natural steps; for a language with no known exact order
+    (an HMM) the claim is the opposite, KL > :data:`ZERO_KL` under the fallback order."""
+    rows = []
+    for r in cells.itertuples():
+        half = 1.96 * r.kl_se
+        region = (-ZERO_KL, ZERO_KL) if r.expected_exact else (ZERO_KL, np.inf)
+        claim = "KL = 0 (exact order)" if r.expected_exact else "KL > 0 (no exact order known)"
+        rows.append(make_row("structured-order-exact", language=r.language, schedule=f"natural ({r.steps} steps)",
+                             policy=r.order, statistic=f"E KL(q || p_M) in nats, fixed partition: {claim}",
+                             measured=r.kl, low=r.kl - half, high=r.kl + half, region=region, cells=1,
+                             samples=r.samples,
+                             detail=f"max |log q - log p_M| over strings {r.kl_max_abs:.3g}; SER {r.ser:.3g} "
+                                    f"[{r.ser_low:.3g}, {r.ser_high:.3g}]"
+                                    + (f"; exact partition KL {r.kl_exact:.3g}" if np.isfinite(r.kl_exact) else "")
+                                    + f"; random order, balanced, same N: KL {r.random_kl:.4g}, SER {r.random_ser:.3g}"))
+    return rows
+
+
+def structured_ser_curves(languages, length, steps, *, samples, seed=0):
+    r"""Tidy frame (language, order, steps, ser, ser_low, ser_high): SER of the sampler against N for the
+    random order and for the language's structured order, both with balanced counts, plus the structured
+    order at its natural counts (``order`` suffixed ``, natural``)."""
+    rows = []
+    for i, spec in enumerate(languages):
+        lang = synth.from_spec(spec)
+        order, N0, _ = structured_order(lang, length)
+        runs = [("random", "random", "balanced", N) for N in steps if N <= length]
+        runs += [(_order_text(order), order, "balanced", N) for N in steps if N <= length]
+        runs.append((_order_text(order) + ", natural", order, "natural", N0))
+        for j, (label, policy, schedule, N) in enumerate(runs):
+            rng = np.random.default_rng(np.random.SeedSequence([seed, i, j, 5]))
+            run = models.sample(lang, length, N, size=samples, schedule=schedule, policy=policy, rng=rng)
+            est = metrics.ser(lang, run.tokens)
+            rows.append({"language": spec, "length": length, "order": label, "steps": N, "ser": est.value,
+                         "ser_low": est.low, "ser_high": est.high, "samples": samples})
+    return pd.DataFrame(rows)
+
+
 @dataclasses.dataclass(frozen=True)
 class ClaimSettings:
     r"""The section's settings, pre-registered with the regions above.
@@ -273,6 +401,9 @@ class ClaimSettings:
     ``size`` tokens per step by the sampler at ``sampler_lengths`` and by the identity at
     ``identity_lengths`` (first-order chains, exact and cheap: ``chain_lengths``). A fast-mixing random
     bigram (``fast_bigram``) joins kl-L-free, since the slow one's mixing time exceeds every L here.
+    The adaptive rules run at ``adaptive_length``; the structured orders with ``structured_samples``
+    strings, and SER against N (``ser_steps``) on ``ser_languages``: languages with forbidden strings
+    (the sparse trigram, pair-copy, and the random HMM of the verdicts whose SER is not 0).
     """
 
     steps: tuple = (4, 8, 16)
@@ -287,6 +418,10 @@ class ClaimSettings:
     adaptive_samples: int = 512
     gammas: tuple = (0.3, 1.0, 3.0)
     thresholds: tuple = (0.5, 0.9)
+    structured_samples: int = 512
+    ser_steps: tuple = (2, 4, 8, 16, 32, 64)
+    ser_languages: tuple = ("ngram:order=3,vocab=8,sparsity=0.5,seed=1", "pair-copy:symbols=4",
+                            "hmm:states=8,vocab=8,sparsity=0.75,seed=1")
 
 
 def schedule_verdicts(languages, length, curves, *, settings=ClaimSettings(), seed=0, progress=None):
@@ -305,7 +440,13 @@ def schedule_verdicts(languages, length, curves, *, settings=ClaimSettings(), se
     say("eb-bound: the entropy-bounded and confidence-threshold rules by replay")
     rules = [models.EntropyBounded(g) for g in cfg.gammas] + [models.ConfidenceThreshold(t) for t in cfg.thresholds]
     rules_cells = adaptive_cells(languages, cfg.adaptive_length, rules, samples=cfg.adaptive_samples, seed=seed)
+    say("structured-order-exact: structured orders against random order")
+    structured = structured_cells(l_free_langs, length, samples=cfg.structured_samples, seed=seed)
+    ser_curves = structured_ser_curves(cfg.ser_languages, length, cfg.ser_steps, samples=cfg.structured_samples,
+                                       seed=seed)
     rows = (claim_kl_identity(cells) + claim_optimal_schedule(cells) + claim_kl_l_free(by_sampler, "sampler")
-            + claim_kl_l_free(by_identity, "identity") + claim_eb_bound(rules_cells))
+            + claim_kl_l_free(by_identity, "identity") + claim_eb_bound(rules_cells)
+            + claim_structured_exact(structured))
     return pd.DataFrame(rows, columns=COLUMNS), {"kl_cells": cells, "l_free_sampler": by_sampler,
-                                                 "l_free_identity": by_identity, "adaptive_rules": rules_cells}
+                                                 "l_free_identity": by_identity, "adaptive_rules": rules_cells,
+                                                 "structured": structured, "structured_ser": ser_curves}

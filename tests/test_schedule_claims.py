@@ -131,3 +131,45 @@ def test_adaptive_cells_replay_and_sampler_agree_on_a_tiny_chain():
     eb = frame.iloc[1]
     assert eb["kl"] > 0 and 0 < eb["bound_ratio"] < 1 and eb["nfe"] < 6
     assert frame["rule"].tolist()[2] == "confidence > 0.6"
+
+
+@pytest.mark.parametrize("expected, kl, se, verdict", [(True, 3e-14, 1e-15, "holds"), (True, 0.4, 0.01, "violated"),
+                                                       (False, 1.2, 0.1, "holds"), (False, 0.0, 0.0, "violated")])
+def test_structured_exact_verdicts(expected, kl, se, verdict):
+    frame = pd.DataFrame([{"language": "lang", "order": "binary-search", "steps": 8, "expected_exact": expected,
+                           "kl": kl, "kl_se": se, "kl_max_abs": kl, "kl_exact": np.nan, "samples": 100, "ser": 0.0,
+                           "ser_low": 0.0, "ser_high": 0.03, "random_kl": 2.0, "random_ser": 0.5}])
+    (row,) = sc.claim_structured_exact(frame)
+    assert row["verdict"] == verdict
+
+
+def test_structured_cells_exact_on_chains_and_not_on_an_hmm():
+    specs = ["ngram:order=2,vocab=3,sparsity=0.3,seed=2", "ngram:order=3,vocab=2,seed=1",
+             "hmm:states=8,vocab=8,sparsity=0.5,seed=1"]
+    frame = sc.structured_cells(specs, 16, samples=200, seed=0)
+    assert list(frame["order"]) == ["binary-search", "runs:2", "binary-search"]
+    assert list(frame["expected_exact"]) == [True, True, False]
+    assert (frame["kl_max_abs"][:2] < 1e-10).all() and frame["kl"].iloc[2] > 0.05
+    assert frame["kl_exact"].iloc[0] == pytest.approx(0.0, abs=1e-12)  # nearest-neighbour form, exact
+    assert [r["verdict"] for r in sc.claim_structured_exact(frame)] == ["holds", "holds", "holds"]
+    assert frame["random_kl"].iloc[0] > 10 * frame["kl_max_abs"].iloc[0] + 0.01  # random order at that N: not exact
+
+
+def test_structured_kl_is_zero_from_natural_steps_up_and_positive_below():
+    frame = sc.structured_kl(["ngram:order=2,vocab=4,concentration=0.1,seed=1"], 16, (2, 5, 8), samples=200)
+    two, five, eight = frame["kl"]
+    assert list(frame["counts"]) == ["15 1", "1 2 4 8 1", "1 2 2 2 2 2 4 1"]  # merged, natural, split
+    assert two > 1.0 and abs(five) < 1e-10 and abs(eight) < 1e-10
+    exact = frame["kl_exact"].to_numpy()
+    assert exact[1:] == pytest.approx(0.0, abs=1e-12)
+    assert abs(two - exact[0]) < 4 * frame["kl_se"].iloc[0]  # Monte Carlo on exact terms vs nearest-neighbour form
+
+
+def test_counts_for_steps_merges_and_splits_natural_groups():
+    from mdmlab.models import orders
+
+    assert list(orders.counts_for_steps("binary-search", 7, 3)) == [1, 2, 4]
+    assert list(orders.counts_for_steps("binary-search", 7, 2)) == [3, 4]
+    assert list(orders.counts_for_steps("binary-search", 7, 4)) == [1, 2, 2, 2]
+    with pytest.raises(ValueError, match="steps must be <= length = 7, got 8"):
+        orders.counts_for_steps("binary-search", 7, 8)

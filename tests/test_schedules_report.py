@@ -35,14 +35,18 @@ def test_schedules_report_writes_tables_figures_and_latex(tmp_path):
 
     tiny = ClaimSettings(steps=(2, 5), samples=64, sampler_lengths=(8, 10), identity_lengths=(8, 10),
                          chain_lengths=(8, 16), curve_samples=32, adaptive_length=8,
-                         adaptive_samples=64)
+                         adaptive_samples=64, structured_samples=64, ser_steps=(2, 4),
+                         ser_languages=("pair-copy:symbols=2",))
     out = sr.make_schedules_report(str(tmp_path), length=10, steps=(2, 5), samples=32, claims=tiny)
     assert len(out["kl"]) == len(sr.LANGUAGES) * 2 * (1 + len(sr.NAMED))
     for name in ("tables/kl.csv", "tables/kl_wide.tex", "tables/information_curves.csv", "figures/schedules.png",
                  "figures/schedules.pdf", "REPORT.md", "manifest.json"):
         assert (tmp_path / name).stat().st_size > 0, name
     verdicts = out["verdicts"]
-    assert {"kl-identity", "optimal-schedule", "kl-L-free", "eb-bound"} <= set(verdicts["claim"])
+    claims = {"kl-identity", "optimal-schedule", "kl-L-free", "eb-bound", "structured-order-exact"}
+    assert claims <= set(verdicts["claim"])
+    assert "structured" in out["kl_wide"].columns
+    assert (tmp_path / "figures" / "structured_ser.png").stat().st_size > 0
     assert (tmp_path / "tables" / "verdicts.csv").stat().st_size > 0
     assert "## Verdicts" in (tmp_path / "REPORT.md").read_text()
     tex = (tmp_path / "tables" / "kl_wide.tex").read_text()

@@ -44,6 +44,15 @@ def test_linear_n_star_holds_and_wrong_laws_do_not():
     assert noisy["verdict"] == "inconclusive" and noisy["detectable"] > 0.1  # N* noise carried into the fit
 
 
+def test_one_step_everywhere_is_vacuous_not_violated():
+    """A full-support language meets the SER target at N = 1 for every L: nothing for the claim to test."""
+    nstar = _nstar(np.ones(4), rel=0.0)
+    row = _claim(vd.claim_linear_and_constant_steps(nstar), "ser-steps-linear-in-L")
+    assert row["verdict"] == "vacuous" and "met in one step" in row["detail"]
+    nstar.loc[3, ["n_star", "n_star_high"]] = 2.0  # one L needs two steps: the rule applies again
+    assert _claim(vd.claim_linear_and_constant_steps(nstar), "ser-steps-linear-in-L")["verdict"] == "violated"
+
+
 def test_constant_ter_steps_hold_and_growing_ones_do_not():
     ok = _claim(vd.claim_linear_and_constant_steps(_nstar(np.full(4, 12.0), "kl_per_token")),
                 "ter-steps-independent-of-L")
