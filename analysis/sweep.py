@@ -255,8 +255,7 @@ def _run_on_dask(todo, config, cells_dir, keys, scheduler, bar):
     if cluster.parse_scheduler(scheduler)[0] == "local":
         _warm_kernels(todo[0], config)  # a LocalCluster's workers share this machine's numba cache
     with cluster.client_for(scheduler) as client:
-        client.run(_one_thread)
-        cluster.run_on_client(client, run_cell, todo, (config,), store)
+        cluster.run_on_client(client, _run_cell_one_thread, todo, (config,), store)
 
 
 def _run_cells(todo, config, cells_dir, keys, workers, bar):
@@ -347,6 +346,14 @@ def _one_thread():
     import numba
 
     numba.set_num_threads(1)  # parallelism comes from the process pool
+
+
+def _run_cell_one_thread(cell, config):
+    r""":func:`run_cell` with one numba thread, as a Dask task: numba's thread count is per calling
+    thread and Dask runs tasks in its executor's threads, so ``client.run`` of :func:`_one_thread`
+    did not reach them (each cell then used every core and two workers ran no faster than one)."""
+    _one_thread()
+    return run_cell(cell, config)
 
 
 def _store(cells_dir, key, row):

@@ -12,7 +12,7 @@ import time
 from mdmlab.analysis.sweep import SweepConfig, run_cell, run_sweep
 
 CONFIG = SweepConfig(languages=("hmm:states=16,vocab=4,seed=3",), lengths=(256,),
-                     steps=(4, 8, 16, 32, 64, 128, 192, 256), seeds=5, samples=256)
+                     steps=(4, 8, 16, 32, 64, 128, 192, 256), seeds=5, samples=1024)
 
 
 def _seconds(scheduler, out):
