@@ -408,7 +408,7 @@ def learned_vs_exact(df, ax, *, feng=None):
                  palette=PALETTE)
     if feng is not None:
         N, bound, with_eps = feng
-        ax.plot(N, bound, label="Feng bound (unit constants)", **THEORY_STYLE["bound"])
+        ax.plot(N, bound, label="Feng rate, unit constants (unverified)", **THEORY_STYLE["bound"])
         ax.plot(N, with_eps, label=r"Feng bound + $\varepsilon_\mathrm{learning}$", **THEORY_STYLE["fitted bound"])
     log2_axis(ax, "x", df["steps"])
     log10_axis(ax, "y")

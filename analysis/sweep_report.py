@@ -176,7 +176,8 @@ def feng_curves(df, *, points=50, dirs=()):
         rate = theory.FENG_TER.evaluate(order=n, vocab=V, steps=N)  # c_steps = c_excess = 1
         A = float(np.max(g["ter_gap"] / theory.FENG_TER.evaluate(order=n, vocab=V, steps=g["steps"].values)))
         who = f"{language_label(spec, dirs)}: " if several else ""
-        curves = [(rate, rf"{who}Feng bound, unit constants: $4\log V\,(\frac{{n-1}}{{N}})^{{1/n}}$", "bound"),
+        feng = rf"{who}Feng rate, unit constants (unverified): $4\log V\,(\frac{{n-1}}{{N}})^{{1/n}}$"
+        curves = [(rate, feng, "bound"),
                   (np.full_like(N, math.log(V)), rf"{who}trivial bound $\log V$", "trivial"),
                   (A * rate, rf"{who}$A\times$rate, $A = \max\,$gap/rate$\,= {A:.3g}$", "fitted bound")]
         rows += [{"language": spec, "steps": x, "value": y, "label": label, "kind": kind}
