@@ -6,6 +6,7 @@ Each raises :class:`argparse.ArgumentTypeError`, so ``mdmlab CMD --length 0`` en
 import argparse
 import math
 import os
+import re
 import tempfile
 
 
@@ -18,6 +19,21 @@ def _number(text, kind):
     if kind is float and not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
+
+
+#: structured orders of ``models.orders`` by name (``runs:M`` and ``dilated:S`` take an integer >= 1).
+STRUCTURED_ORDER = re.compile(r"binary-search|dilated|dilated:[1-9][0-9]*|runs:[1-9][0-9]*")
+
+
+def policy_arg(names):
+    """A position policy of ``names`` or a structured order (binary-search, runs:M, dilated[:S])."""
+    def parse(text):
+        if text in names or STRUCTURED_ORDER.fullmatch(text):
+            return text
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(names)} or a structured order "
+                                         f"(binary-search, runs:M, dilated, dilated:S), got {text!r}")
+    parse.__name__ = "position policy"
+    return parse
 
 
 def int_at_least(low):

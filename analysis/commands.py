@@ -7,7 +7,7 @@ import numpy as np
 from mdmlab import models
 from mdmlab import synth
 from mdmlab.analysis._argtypes import (check_readable_file, check_writable_dir, float_in, nonneg_int, path_arg,
-                                      positive_float, positive_int)
+                                      policy_arg, positive_float, positive_int)
 from mdmlab.analysis import sweep_cli
 from mdmlab.analysis._deprecated import add_alias
 from mdmlab.analysis.cli import SUMMARIES
@@ -36,8 +36,11 @@ def add_parsers(sub):
     smp.add_argument("--samples", dest="size", metavar="SAMPLES", type=positive_int, default=4,
                      help="number of samples (was --size)")
     add_alias(smp, "--size", "--samples", type=positive_int)
-    smp.add_argument("--schedule", default="linear", choices=list(SCHEDULES), help="how many tokens each step reveals")
-    smp.add_argument("--policy", default="random", choices=list(POLICIES), help="which masked positions a step reveals")
+    smp.add_argument("--schedule", default="linear", choices=[*SCHEDULES, "natural"],
+                     help="how many tokens each step reveals ('natural': a structured order's own counts)")
+    smp.add_argument("--policy", default="random", type=policy_arg(list(POLICIES)), metavar="POLICY",
+                     help=f"which masked positions a step reveals: {', '.join(POLICIES)}, or a structured order "
+                          f"binary-search, runs:M, dilated[:S] (models.orders)")
     smp.add_argument("--block-length", type=positive_int,
                      help="semi-autoregressive blocks of this many positions (default: none, one block of L)")
     smp.add_argument("--seed", type=nonneg_int, default=0, help="seed of the sampler's random numbers")

@@ -5,7 +5,7 @@ import sys
 from collections import defaultdict
 
 from mdmlab.analysis._argtypes import (check_writable_dir, float_in, int_at_least, nonneg_int, path_arg,
-                                      positive_float, positive_int)
+                                      policy_arg, positive_float, positive_int)
 from mdmlab.analysis._deprecated import add_alias
 from mdmlab.analysis.sweep_config import DEFAULTS, KEYS, merge, read_manifest, read_toml, to_config
 
@@ -32,8 +32,9 @@ def add_options(swp, schedules, policies):
                      help="fractions f: N = max(1, round(f L)) for each L (default: none)")
     swp.add_argument("--schedule", nargs="+", choices=list(schedules),
                      help=f"count schedules (default: {_default('schedule')})")
-    swp.add_argument("--policy", nargs="+", choices=list(policies),
-                     help=f"position policies (default: {_default('policy')})")
+    swp.add_argument("--policy", nargs="+", type=policy_arg(list(policies)), metavar="POLICY",
+                     help=f"position policies: {', '.join(policies)}, or structured orders binary-search, runs:M, "
+                          f"dilated[:S] (default: {_default('policy')})")
     swp.add_argument("--replicates", type=positive_int,
                      help=f"independent replicates of each cell (column seed = 0 .. R-1; was --seeds) "
                           f"(default: {_default('replicates')})")
