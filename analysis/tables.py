@@ -63,16 +63,18 @@ def paper_table(df, quantities, *, digits=2):
 def to_latex(table, *, caption, label):
     r"""A booktabs ``table`` environment with caption and label; numbers right-aligned, text left.
 
-    Cells are LaTeX-escaped first; then ``±`` and ``∞`` become ``$\pm$`` and ``$\infty$``."""
+    Cells and headers are LaTeX-escaped first; then ``±`` and ``∞`` become ``$\pm$`` and ``$\infty$``,
+    and ``|`` (as in ``KL(q || p_M)``) ``\textbar{}``, which the default OT1 font encoding would print as a dash."""
     align = "".join("l" if c in ("language", "schedule", "policy") else "r" for c in table.columns)
     styler = (table.style.hide(axis="index").format(_latex_symbols, escape="latex")
-              .format_index(escape="latex", axis=1))
+              .format_index(_latex_symbols, escape="latex", axis=1))
     return styler.to_latex(caption=caption, label=label, hrules=True, column_format=align,
                            position="htbp", position_float="centering")
 
 
 def _latex_symbols(text):
-    return str(text).replace("±", r"$\pm$").replace("−∞", r"$-\infty$").replace("∞", r"$\infty$")
+    return (str(text).replace("±", r"$\pm$").replace("−∞", r"$-\infty$").replace("∞", r"$\infty$")
+            .replace("|", r"\textbar{}"))
 
 
 def short_name(spec):

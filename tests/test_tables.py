@@ -42,3 +42,9 @@ def test_short_names_and_bad_quantities():
     assert tables.short_name("runs/lang.npz") == "runs/lang.npz"
     with pytest.raises(ValueError, match="quantities must be columns"):
         tables.paper_table(_frame(), ["nope"])
+
+
+def test_latex_bars_are_textbar_in_headers_and_cells():
+    t = pd.DataFrame({"language": ["a|b"], "E_M KL(q || p_M)": ["0.5 ± 0.1"]})
+    tex = tables.to_latex(t, caption="c", label="l")
+    assert r"E\_M KL(q \textbar{}\textbar{} p\_M)" in tex and r"a\textbar{}b" in tex and "||" not in tex
