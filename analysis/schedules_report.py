@@ -162,7 +162,8 @@ def make_schedules_report(out_dir, *, length=LENGTH, steps=STEPS, samples=SAMPLE
                f"structured order in N steps (exact for first-order chains, else "
                f"{claims.structured_samples} strings).")
     with open(os.path.join(out_dir, "tables", "kl_wide.tex"), "w") as fh:
-        fh.write(tab.to_latex(wide.rename(columns={"steps": "N"}), caption=caption, label="tab:schedules"))
+        fh.write(tab.to_latex(wide.rename(columns={"steps": "N"}), caption=tab.latex_text(caption),
+                              label="tab:schedules"))
     fig = Figure(figsize=(5 * (1 + len(LANGUAGES)), 4))
     axes = fig.subplots(1, 1 + len(LANGUAGES))
     plot_curves(curves_df, axes[0])

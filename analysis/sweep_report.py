@@ -429,20 +429,10 @@ def write_table(out_dir, name, tidy, display, caption):
     return [base + ext for ext in (".csv", ".tex", ".md")]
 
 
-_CAPTION_ESCAPES = {"\\": r"\textbackslash{}", "%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "$": r"\$",
-                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                    "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
-
-
-def _escape(text):
-    r"""``text`` with LaTeX's special characters escaped (a caption is not escaped by pandas)."""
-    return "".join(_CAPTION_ESCAPES.get(ch, ch) for ch in str(text))
-
-
 def latex(display, *, caption, label):
     r"""A booktabs ``table``: :func:`analysis.tables.to_latex`, except for the verdict table, whose prose
     columns (statistic, censored) are wrapped paragraph columns."""
-    caption = _escape(caption)
+    caption = tables.latex_text(caption)
     if "statistic" not in display.columns:
         return tables.to_latex(display, caption=caption, label=label)
     wide = {"statistic": "p{5cm}", "censored": "p{3cm}", "cells": "r"}

@@ -72,6 +72,16 @@ def to_latex(table, *, caption, label):
                            position="htbp", position_float="centering")
 
 
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "$": r"\$",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+
+
+def latex_text(text):
+    r"""``text`` with LaTeX's special characters escaped, for a caption (pandas escapes cells, not captions)."""
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
+
+
 def _latex_symbols(text):
     return (str(text).replace("±", r"$\pm$").replace("−∞", r"$-\infty$").replace("∞", r"$\infty$")
             .replace("|", r"\textbar{}"))

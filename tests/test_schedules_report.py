@@ -50,4 +50,4 @@ def test_schedules_report_writes_tables_figures_and_latex(tmp_path):
     assert (tmp_path / "tables" / "verdicts.csv").stat().st_size > 0
     assert "## Verdicts" in (tmp_path / "REPORT.md").read_text()
     tex = (tmp_path / "tables" / "kl_wide.tex").read_text()
-    assert "\\label{tab:schedules}" in tex and "Dirichlet 0.1" in tex
+    assert "\\label{tab:schedules}" in tex and "Dirichlet 0.1" in tex and "||" not in tex
