@@ -20,7 +20,6 @@ import itertools
 import json
 import math
 import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -57,6 +56,21 @@ class NStarConfig:
 
 def _key(task):
     return hashlib.sha256(json.dumps(task, sort_keys=True).encode()).hexdigest()[:20]
+
+
+#: NStarConfig fields that change a task's row (besides the task itself): part of its file's key.
+ROW_SETTINGS = ("samples", "rel_width", "max_samples", "base_seed")
+
+
+def file_key(task, config):
+    r"""The name of ``task``'s file under ``cells/``: a hash of the task, the row-changing settings of
+    ``config`` (:data:`ROW_SETTINGS`), the language's content and the mdmlab version, as
+    :func:`analysis.sweep.cache_key` does for sweep cells (``_key(task)`` alone seeds the draws)."""
+    from mdmlab.analysis.sweep import _mdmlab_version, language_digest
+
+    payload = {"task": task, "settings": {f: getattr(config, f) for f in ROW_SETTINGS},
+               "language": language_digest(task["language"]), "mdmlab": _mdmlab_version()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def _evaluator(task, base_seed):
@@ -133,44 +147,35 @@ def run_n_star(config, out_dir, *, workers=None, progress=True):
     ``nstar.csv``)."""
     from tqdm.auto import tqdm
 
+    from mdmlab.analysis.sweep import _read_cell, _store, _worker_init
+
     cells = os.path.join(out_dir, "cells")
     os.makedirs(cells, exist_ok=True)
     tasks = config.tasks()
-    todo = [t for t in tasks if not os.path.exists(os.path.join(cells, _key(t) + ".json"))]
+    keys = [file_key(t, config) for t in tasks]
+    rows = {k: _read_cell(cells, k, progress) for k in keys}  # None: to run (missing or unreadable)
+    todo = [(t, k) for t, k in zip(tasks, keys) if rows[k] is None]
     kw = dict(samples=config.samples, rel_width=config.rel_width, max_samples=config.max_samples,
               base_seed=config.base_seed)
     workers = workers or os.cpu_count() or 1
     with tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="N*", desc="n-star",
               disable=not progress) as bar:
         if workers == 1 or len(todo) <= 1:
-            for t in todo:
-                _write(cells, t, search(t, **kw))
+            for t, k in todo:
+                rows[k] = search(t, **kw)
+                _store(cells, k, rows[k])
                 bar.update()
         else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
-                futs = {pool.submit(search, t, **kw): t for t in todo}
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init,
+                                     initargs=(os.getpid(),)) as pool:
+                futs = {pool.submit(search, t, **kw): k for t, k in todo}
                 for f in as_completed(futs):
-                    _write(cells, futs[f], f.result())
+                    rows[futs[f]] = f.result()
+                    _store(cells, futs[f], rows[futs[f]])
                     bar.update()
-    rows = []
-    for t in tasks:
-        with open(os.path.join(cells, _key(t) + ".json")) as fh:
-            rows.append(json.load(fh))
+    rows = [rows[k] for k in keys]
     table = pd.DataFrame(rows, columns=COLUMNS)
     table.to_csv(os.path.join(out_dir, "nstar.csv"), index=False)
     with open(os.path.join(out_dir, "nstar_config.json"), "w") as fh:
         json.dump(dataclasses.asdict(config), fh, indent=1)
     return table
-
-
-def _one_thread():
-    import numba
-
-    numba.set_num_threads(1)
-
-
-def _write(cells, task, row):
-    fd, tmp = tempfile.mkstemp(dir=cells, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(row, fh, default=lambda o: o.item() if isinstance(o, np.generic) else str(o))
-    os.replace(tmp, os.path.join(cells, _key(task) + ".json"))
