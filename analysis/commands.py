@@ -142,7 +142,7 @@ def _sample(args):
     lang = synth.from_spec(args.spec)
     if args.sampler:  # a named peer sampler (models.presets); its steps replace --steps
         kwargs = models.presets.from_spec(args.sampler)
-        args.steps, args.schedule, args.policy = kwargs["steps"], args.sampler, kwargs["policy"]
+        args.schedule, args.policy = args.sampler, kwargs["policy"]
         res = models.sample(lang, args.length, size=args.size, rng=args.seed, **kwargs)
         args.steps = res.counts.shape[-1]  # a final greedy step is step N
     else:

@@ -84,18 +84,12 @@ def load(path=None):
 def path_of(cell, language):
     r"""``"tree"`` or ``"sweep"``: the path ``models.sample(method="auto")`` takes for ``cell``.
 
-    Asked of the sampler's own validation (no randomness drawn, nothing sampled), so the model
-    follows the sampler when its rule changes; if that private entry point changes shape, one
-    sequence is sampled instead (its ``method``).
+    Asked of the sampler itself (:func:`models.planned_method`: validation only, nothing drawn), so
+    the model follows the sampler when its rule changes.
     """
     from mdmlab import models
-    from mdmlab.models import sampler
 
-    try:
-        return sampler._check_run(language, cell.length, cell.steps, 1, cell.schedule, cell.policy, None, "auto").method
-    except (AttributeError, TypeError):
-        return models.sample(language, cell.length, cell.steps, size=1, schedule=cell.schedule, policy=cell.policy,
-                             rng=0).method
+    return models.planned_method(language, cell.length, cell.steps, schedule=cell.schedule, policy=cell.policy)
 
 
 def work(cell, config, language=None):

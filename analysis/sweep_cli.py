@@ -165,8 +165,9 @@ def _workers(values, n_todo, cluster):
     if values["scheduler"]:
         kind, n = cluster.parse_scheduler(values["scheduler"])
         return (n or os.cpu_count() or 1) if kind == "local" else None
-    asked = values["workers"] or os.cpu_count() or 1
-    return max(1, min(asked, os.cpu_count() or 1, n_todo))
+    from mdmlab.analysis.sweep import _cap_workers
+
+    return _cap_workers(values["workers"], n_todo, False)  # the local pool's own rule
 
 
 def _n(items, one, many=None):

@@ -205,7 +205,9 @@ def exponent_rows(nstar, claim, region, statistic):
 def _language(spec):
     from mdmlab import synth
 
-    return _LANGS.setdefault(spec, synth.from_spec(spec))
+    if spec not in _LANGS:  # not setdefault: its argument would build the language on every call
+        _LANGS[spec] = synth.from_spec(spec)
+    return _LANGS[spec]
 
 
 _LANGS = {}
@@ -266,9 +268,10 @@ def exact_n_star(language, schedule, length, delta, policy="random"):
     def ser(N):
         return theory.closed_form_ser(language, schedules.resolve(schedule, length, N), policy=policy)
 
-    if ser(length) is None:
+    top = ser(length)
+    if top is None:
         return None
-    if ser(length) > delta:
+    if top > delta:
         return math.inf
     lo, hi = 1, length
     while lo < hi:

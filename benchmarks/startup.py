@@ -1,8 +1,7 @@
 r"""Cold start: the first ``mdmlab sample`` on an empty numba cache against the same command warm.
 
 Issue 13's target is a cold first call of at most 8 s on this 2-core machine; the check reports the
-measured wall seconds against it (about 6 s cold and 2 s warm at this revision, 13-19 s cold before
-the kernels were trimmed for compile time). Other processes on the two cores inflate the wall time,
+measured wall seconds against it (the README's performance table has the figures). Other processes on the two cores inflate the wall time,
 so the CPU seconds of the command are printed beside it.
 """
 import os

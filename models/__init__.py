@@ -2,7 +2,7 @@ r"""The exact masked-diffusion sampler, its count and position policies, its exa
 denoiser (``models.denoiser``, ``models.training``; imported lazily so the sampler does not load torch)."""
 from mdmlab.models.exact import exact_law, log_prob_given_reveal
 from mdmlab.models.policies import POLICIES
-from mdmlab.models.sampler import ExactDenoiser, SampleResult, reveal_partitions, sample
+from mdmlab.models.sampler import ExactDenoiser, SampleResult, planned_method, reveal_partitions, sample
 from mdmlab.models.schedules import NAMES as SCHEDULES
 from mdmlab.models.schedules import DreamCounts, LLaDACounts, Schedule, TimeGrid
 from mdmlab.models import presets, remask
@@ -22,7 +22,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'mdmlab.models' has no attribute {name!r}")
 
 
-__all__ = ["sample", "SampleResult", "ExactDenoiser", "reveal_partitions", "exact_law", "log_prob_given_reveal",
+__all__ = ["sample", "SampleResult", "ExactDenoiser", "reveal_partitions", "planned_method", "exact_law",
+           "log_prob_given_reveal",
            "Schedule", "SCHEDULES", "POLICIES", "TimeGrid", "LLaDACounts", "DreamCounts", "presets", "remask",
            "Denoiser", "DenoiserConfig", "train", "TrainConfig", "TrainResult", "load_denoiser",
            "sample_adaptive", "EntropyBounded", "ConfidenceThreshold", "AdaptiveResult", "replay",

@@ -37,6 +37,7 @@ import numpy as np
 from numba import njit
 
 from mdmlab.models._kernels import draw_selected, next_static, static_order
+from mdmlab.models._tree import _copy
 from mdmlab.synth._kernels import _normalise
 
 
@@ -176,12 +177,6 @@ def _shift_vec(table, beta, out):
         for v in range(V):
             acc += table[c, v] * beta[base + v]
         out[c] = acc
-
-
-@njit(cache=True)
-def _copy(src, dst):
-    for k in range(src.shape[0]):
-        dst[k] = src[k]
 
 
 @njit(cache=True)

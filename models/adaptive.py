@@ -231,7 +231,7 @@ def _rule_choice(rule, rank, max_steps, L):
 
 def _count_choice(code, counts, block_of, rank):
     """A fixed-count adaptive policy: ``counts[b, j]`` positions by (block, -score, rank) (the kernels')."""
-    by_rank = np.array([kern.by_rank_of(r) for r in rank], dtype=np.int64).reshape(rank.shape)
+    by_rank = _places(rank)  # by_rank[b, c]: the position of rank c (the kernels' by_rank_of, batched)
 
     def pick(rows, x, idx, j):
         sel = np.zeros(x.shape, dtype=bool)
@@ -255,7 +255,7 @@ class _Trace(NamedTuple):
     counts: np.ndarray
 
 
-def _drive(denoiser, B, L, choice, tokens_of):
+def _drive(denoiser, B, L, choice, tokens_of, with_excess=True):
     r"""Run the choice from all-MASK; ``tokens_of(rows, idx)`` gives the tokens (b, L) of the active
     sequences (drawn, or the replayed string's). Returns a :class:`_Trace`."""
     x = np.full((B, L), MASK, dtype=np.int64)
@@ -274,8 +274,9 @@ def _drive(denoiser, B, L, choice, tokens_of):
         picked = np.take_along_axis(rows, tok[..., None], axis=-1)[..., 0]
         with np.errstate(divide="ignore"):
             lp[idx] += np.where(sel, np.log(picked), 0.0).sum(axis=1)
-        h = np.where(sel, _entropy(rows), 0.0)
-        excess[idx] += h.sum(axis=1) - h.max(axis=1)
+        if with_excess:  # only replay reports it: the sampler would compute the entropies for nothing
+            h = np.where(sel, _entropy(rows), 0.0)
+            excess[idx] += h.sum(axis=1) - h.max(axis=1)
         x[idx] = np.where(sel, tok, xs)
         reveal[idx] = np.where(sel, j, reveal[idx])
         steps[idx] += 1
@@ -358,7 +359,8 @@ def sample_adaptive(denoiser, length, rule, *, size=None, rng=None, tie="random"
     rng = val.check_rng(rng)
     rank = _ranks(tie, B, L, rng.random((B, L)))
     token_u = rng.random((B, L))
-    t = _drive(den, B, L, _rule_choice(rule, rank, max_steps, L), lambda rows, idx: _draw_tokens(rows, token_u[idx]))
+    t = _drive(den, B, L, _rule_choice(rule, rank, max_steps, L), lambda rows, idx: _draw_tokens(rows, token_u[idx]),
+               with_excess=False)
     counts = t.counts[:, :max(1, int(t.steps.max()))]
     return AdaptiveResult(t.x.reshape(shape + (L,)), t.reveal.reshape(shape + (L,)),
                           counts.reshape(shape + (counts.shape[1],)), t.steps.reshape(shape)[()],

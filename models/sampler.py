@@ -246,6 +246,12 @@ def reveal_partitions(length, steps, *, size=None, schedule="linear", policy="ra
     return out.reshape(shape + (L,))
 
 
+def planned_method(denoiser, length, steps, *, schedule="linear", policy="random", block_length=None):
+    r"""The path ``sample(..., method="auto")`` takes for these arguments: ``"tree"``, ``"sweep"`` or
+    ``"generic"``. Validates like :func:`sample` and draws nothing (a cost model asks it per cell)."""
+    return _check_run(denoiser, length, steps, 1, schedule, policy, block_length, "auto").method
+
+
 # -- validation: everything a run needs, resolved before the first draw --------------------------
 
 class _Run(NamedTuple):
@@ -417,7 +423,7 @@ _FAMILIES = {
                       lambda a, *args: _tree.sample_tree(a.initial, a.transition, a.emission, *args)),
     NGramChain: _Family(lambda K, V: K * V,
                         lambda a: (kern.NGRAM, _NO_HMM, (a.initial, a.table_fw, a.table_bw)),
-                        lambda K, V: _window_tree_cost(K, V),
+                        lambda K, V: _window_tree_cost(K, V),  # defined below the table
                         lambda P, K, V: ("the window tree's factors U, W (2, 2 P, K, C) kept per sequence in "
                                          "flight, P = 2^ceil(log2 L), C = K / V", (2, 2 * P, K, K // V)),
                         lambda a, *args: _window_tree.sample_window_tree(a.initial, a.table, *args)),
@@ -426,9 +432,10 @@ _FAMILIES = {
 
 def _window_tree_cost(K, V):
     r"""The window tree's cost per revealed token and tree level in the n-gram sweep's units (K V per
-    position and step): K V t_tree / t_sweep, with times in ns fitted on 2 cores (one thread, n = 2..5,
-    K = 8..256, L = 256 and 1024; crossover N predicted within 2x) as t_tree = 300 + K^2 / 2 + K C^2 / 8
-    (walks over masked nodes, factored products) and t_sweep = 150 + 25 C + 0.3 K V, C = K / V."""
+    position and step): K V t_tree / t_sweep, with per-token times in ns fitted by hand to one-off timings
+    on 2 cores (one thread, n = 2..5, K = 8..256, L = 256 and 1024; not re-measured by a benchmark) as
+    t_tree = 300 + K^2 / 2 + K C^2 / 8 (walks over masked nodes, factored products) and
+    t_sweep = 150 + 25 C + 0.3 K V, C = K / V. Either path is exact; the choice only costs time."""
     C = K // V
     return K * V * (300 + K * K / 2 + K * C * C / 8) / (150 + 25 * C + 0.3 * K * V)
 
@@ -451,8 +458,7 @@ def _run_generic(run, counts, rank, token_u, out):
     for j in range(N):
         if not counts[:, j].any():
             continue
-        rows = np.ascontiguousarray(run.denoiser.conditionals(x), dtype=np.float64)
-        _check_rows(rows, x)
+        rows = _rows_of(run.denoiser, x)
         kern.generic_step(x, rows, j, counts, run.code, run.block_of, rank, ptrs, token_u, out.reveal, out.log_prob,
                           out.nfe)
     out.tokens[:] = x

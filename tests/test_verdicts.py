@@ -200,3 +200,14 @@ def test_bisection_brackets_the_exact_n_star_and_cli(tmp_path, capsys):
     assert list(table.columns) == vd.COLUMNS
     with pytest.raises(SystemExit):
         cli.main(["verdicts", str(tmp_path / "missing")])
+
+
+def test_pair_copy_exact_n_star_slope_quoted_for_the_ser_region():
+    """SER_EXPONENT_REGION's comment: pair-copy's exact N*(L, 1/2) fits a log-log slope of 0.993 over L = 64..4096."""
+    from mdmlab import synth
+
+    lang = synth.from_spec("pair-copy:symbols=4")
+    lengths = 64 * 2 ** np.arange(7)
+    n_star = [vd.exact_n_star(lang, "linear", int(L), 0.5) for L in lengths]
+    assert n_star[0] == 36 and n_star[-1] == 2217
+    assert np.polyfit(np.log(lengths), np.log(n_star), 1)[0] == pytest.approx(0.993, abs=5e-4)

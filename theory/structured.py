@@ -29,9 +29,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mdmlab.synth import MASK, NGramChain, NGramLanguage
+from mdmlab.synth import MASK, NGramLanguage
 from mdmlab.synth import _validation as val
-from mdmlab.theory.information import chain_entropies
+from mdmlab.theory.information import _is_first_order, chain_entropies
 
 PROVENANCE = ("derived here: masked positions of an order-m chain separated by >= m revealed tokens are "
               "conditionally independent, so KL(q || p_M) = sum_t TC(X_{S_t} | X_{R_t}) vanishes for orders "
@@ -122,7 +122,7 @@ def partition_kl(language, reveal_step, *, method="auto"):
     if steps.ndim != 1 or steps.shape[0] < 1 or not np.issubdtype(steps.dtype, np.integer) or (steps < 0).any():
         raise ValueError(f"reveal_step must be a non-empty 1-D array of integers >= 0, got {reveal_step!r}")
     chain = language.chain()
-    first_order = isinstance(chain, NGramChain) and chain.num_states == chain.vocab_size
+    first_order = _is_first_order(chain)
     if method not in ("auto", "chain", "enumeration"):
         raise ValueError(f"method must be one of ['auto', 'chain', 'enumeration'], got {method!r}")
     if method == "chain" and not first_order:
