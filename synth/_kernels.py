@@ -34,6 +34,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from mdmlab.synth import _cache
+
+_cache.invalidate_stale()  # numba checks only a function's own file; kernels inline across files
+
 
 @njit(cache=True, inline="always")
 def draw_categorical(cdf, u):
@@ -624,9 +628,18 @@ def _ngram_backstep(beta, xt, table_bw, g, tmp):
     for s in range(K):
         g[s] = beta[s] if (xt < 0 or s // C == xt) else 0.0
     for grp in range(C):
-        _vecmat(g[grp * V:(grp + 1) * V], table_bw[grp], tmp)
-        for u in range(V):
-            beta[u * C + grp] = tmp[u]
+        live = False
+        for v in range(grp * V, (grp + 1) * V):
+            if g[v] != 0.0:
+                live = True
+                break
+        if live:
+            _vecmat(g[grp * V:(grp + 1) * V], table_bw[grp], tmp)
+            for u in range(V):
+                beta[u * C + grp] = tmp[u]
+        else:  # an observed x_t leaves about C / V + 1 live groups: the product of zeros is zero
+            for u in range(V):
+                beta[u * C + grp] = 0.0
     _normalise(beta)
 
 
