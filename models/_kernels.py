@@ -8,7 +8,8 @@ A run's randomness, drawn up front by the public layer:
 * ``counts[j]``: tokens revealed at step j (the count policy);
 * ``rank[i]``: position i's place in a uniform random permutation, the tie-break priority (and,
   for the random policy, the reveal order itself);
-* ``token_u[i]``: the uniform that draws position i's token when it is revealed.
+* ``token_u[i]``: the uniform that draws position i's token when it is revealed; a negative value
+  -(v + 1) reveals the given token v instead (replay: log p_M(x) of a given x, :func:`draw_selected`).
 
 Position policies rank the masked positions by (block ascending, score descending, rank ascending)
 and reveal the first ``counts[j]``. Scores are rounded to multiples of 2^-40 (``1 / _INV_QUANTUM``),
@@ -148,7 +149,10 @@ def select_adaptive(x, rows, k, policy, block_of, by_rank, sel):
 
 @njit(cache=True, inline="always")
 def draw_selected(x, rows, sel, k, step, token_u, reveal, cdf):
-    """Draw x_i ~ rows[i] for i in sel[:k] independently; return sum of log rows[i, x_i]."""
+    """Draw x_i ~ rows[i] for i in sel[:k] independently; return sum of log rows[i, x_i].
+
+    A negative ``token_u[i] = -(v + 1)`` sets x_i = v instead of drawing it (its log row entry still
+    counts, -inf where the row gives v no mass): the sampler's log p_M(x) of a given x."""
     lp = 0.0
     V = rows.shape[1]
     for c in range(k):
@@ -157,10 +161,11 @@ def draw_selected(x, rows, sel, k, step, token_u, reveal, cdf):
         for v in range(V):
             acc += rows[i, v]
             cdf[v] = acc
-        v = draw_categorical(cdf, token_u[i])
+        u = token_u[i]
+        v = draw_categorical(cdf, u) if u >= 0.0 else np.int64(-u) - 1  # u < 0: replay token -u - 1
         x[i] = v
         reveal[i] = step
-        lp += math.log(rows[i, v])
+        lp += math.log(rows[i, v]) if rows[i, v] > 0.0 else -math.inf  # only a replayed token can have none
     return lp
 
 

@@ -10,7 +10,7 @@ from mdmlab.models import _kernels as kern
 from mdmlab.models import orders
 from mdmlab.models import policies as pol
 from mdmlab.models import schedules as sch
-from mdmlab.models.sampler import ExactDenoiser
+from mdmlab.models.sampler import METHODS, ExactDenoiser, replay_static
 from mdmlab.synth import MASK
 from mdmlab.synth import _validation as val
 
@@ -20,7 +20,7 @@ MAX_STRINGS = 4096
 MAX_LENGTH = 7
 
 
-def log_prob_given_reveal(language, x, reveal_step):
+def log_prob_given_reveal(language, x, reveal_step, *, method="auto"):
     r"""log p_M(x): the probability that the exact-denoiser sampler with reveal partition M outputs x.
 
     p_M(x) = prod_j prod_{i in M_j} q(x_i | x_{M_<j}) where M_j = {i : reveal_step[i] = j}
@@ -33,6 +33,11 @@ def log_prob_given_reveal(language, x, reveal_step):
     language : synth language
     x : (*batch, L) int, fully observed
     reveal_step : (*batch, L) int >= 0, the step at which each position is revealed
+    method : {"auto", "tree", "sweep", "generic", "rows"}
+        ``"rows"``: one :class:`~models.sampler.ExactDenoiser` call per distinct step, O(N L K^2) (n-grams
+        O(N L K V)) per sequence. The others replay x on the sampler's own paths (:func:`models.sample`'s
+        ``method``; each position's token given instead of drawn), so ``"auto"`` costs what sampling
+        costs: the (window) tree's O(L log L) where it is cheaper. All agree to rounding.
 
     Returns
     -------
@@ -45,7 +50,13 @@ def log_prob_given_reveal(language, x, reveal_step):
                          f"{steps.dtype} {steps.shape}")
     if np.any(steps < 0):
         raise ValueError(f"reveal_step must be >= 0, got min {int(steps.min())}")
+    if method not in (*METHODS, "rows"):
+        raise ValueError(f"method must be one of {[*METHODS, 'rows']}, got {method!r}")
     x2, s2 = xs.reshape(-1, xs.shape[-1]), steps.reshape(-1, xs.shape[-1])
+    if x2.shape[0] == 0:
+        return np.zeros(xs.shape[:-1])
+    if method != "rows":
+        return replay_static(language, x2, s2, method).reshape(xs.shape[:-1])
     out = np.zeros(x2.shape[0])
     denoiser = ExactDenoiser(language)
     for j in np.unique(s2):

@@ -246,6 +246,27 @@ def reveal_partitions(length, steps, *, size=None, schedule="linear", policy="ra
     return out.reshape(shape + (L,))
 
 
+def replay_static(language, x, reveal_step, method="auto"):
+    r"""log p_M(x) of given sequences x (B, L) under reveal steps (B, L) >= 0 (validated by the caller):
+    the fused paths run the random policy with the partition's order and each token given instead of
+    drawn (negative ``token_u``, :func:`models._kernels.draw_selected`). Steps are relabelled 0, 1, ...
+    per sequence (empty steps change nothing), so N <= L and ``method="auto"`` picks the cheaper path."""
+    B, L = x.shape
+    order = np.argsort(reveal_step, axis=1, kind="stable")
+    ordered = np.take_along_axis(reveal_step, order, axis=1)
+    dense = np.zeros((B, L), dtype=np.int64)  # dense step label of the i-th revealed position
+    dense[:, 1:] = np.cumsum(ordered[:, 1:] != ordered[:, :-1], axis=1)
+    N = int(dense[:, -1].max()) + 1
+    counts = np.bincount((dense + N * np.arange(B)[:, None]).ravel(), minlength=B * N).reshape(B, N)
+    rank = np.empty((B, L), dtype=np.int64)
+    np.put_along_axis(rank, order, np.arange(L)[None, :], axis=1)  # revealed in step order: the random policy
+    run = _check_run(language, L, N, B, "balanced", "random", None, method)
+    out = _Outputs(np.empty((B, L), dtype=np.int64), np.full((B, L), -1, dtype=np.int64), np.zeros(B),
+                   np.zeros(B, dtype=np.int64))
+    RUNNERS[run.method](run, counts, rank, -(x.astype(np.float64) + 1.0), out)
+    return out.log_prob
+
+
 def planned_method(denoiser, length, steps, *, schedule="linear", policy="random", block_length=None):
     r"""The path ``sample(..., method="auto")`` takes for these arguments: ``"tree"``, ``"sweep"`` or
     ``"generic"``. Validates like :func:`sample` and draws nothing (a cost model asks it per cell)."""
@@ -406,38 +427,49 @@ _NO_NGRAM = tuple(_frozen_zeros(s) for s in ((1,), (1, 1, 1), (1, 1, 1)))
 class _Family(NamedTuple):
     """What the sampler needs to know about one chain type."""
 
-    sweep_cost: Callable  # (K, V) -> flops per position of one forward-backward step
+    sweep_cost: Callable  # (K, V) -> ns per position of one forward-backward step (time model below)
     sweep_args: Callable  # kernel arrays -> (family code, HMM params, n-gram params) of kern.sample_fused
-    tree_cost: Callable  # (K, V) -> cost per revealed token and tree level, in sweep_cost's units
+    tree_cost: Callable  # (K, V) -> ns per revealed token and tree level
     tree_storage: Callable  # (P, K, V) -> (what, shape) of the tree kept per sequence in flight
     tree_kernel: Callable  # (kernel arrays, counts, policy, block_of, rank, token_u, tokens, reveal, lp, nfe)
 
 
+# Time models of the exact paths (ns, one thread of the project's 2-core machine), fitted by relative least
+# squares to one-off timings of the current kernels (L = 256 and 1024; HMMs K = 2..32, n-grams n = 2..5 with
+# K = 2..256, C = K / V window states left by a revealed token): within a factor 1.3 of those timings, 2 for
+# the n-gram sweep (sparse tables run faster). Not re-measured by a benchmark. Either path is exact; the
+# choice only costs time.
+def _hmm_sweep_ns(K, V):
+    return 75 + 0.092 * K * K
+
+
+def _hmm_tree_ns(K, V):
+    return 60 + 0.9 * K * K + 0.063 * K ** 3
+
+
+def _ngram_sweep_ns(K, V):
+    return 57 + 34 * (K // V) + 0.25 * K * V
+
+
+def _ngram_tree_ns(K, V):
+    return 160 + 0.56 * (K // V) ** 3 + 0.2 * K * K
+
+
 _FAMILIES = {
-    HMMChain: _Family(lambda K, V: K * K,
+    HMMChain: _Family(_hmm_sweep_ns,
                       lambda a: (kern.HMM, (a.initial, a.transition, a.transition_t, a.emission, a.emission_t),
                                  _NO_NGRAM),
-                      lambda K, V: K ** 3,
+                      _hmm_tree_ns,
                       lambda P, K, V: ("the segment tree (2 P, K, K) kept per sequence in flight, P = 2^ceil(log2 L)",
                                        (2 * P, K, K)),
                       lambda a, *args: _tree.sample_tree(a.initial, a.transition, a.emission, *args)),
-    NGramChain: _Family(lambda K, V: K * V,
+    NGramChain: _Family(_ngram_sweep_ns,
                         lambda a: (kern.NGRAM, _NO_HMM, (a.initial, a.table_fw, a.table_bw)),
-                        lambda K, V: _window_tree_cost(K, V),  # defined below the table
+                        _ngram_tree_ns,
                         lambda P, K, V: ("the window tree's factors U, W (2, 2 P, K, C) kept per sequence in "
                                          "flight, P = 2^ceil(log2 L), C = K / V", (2, 2 * P, K, K // V)),
                         lambda a, *args: _window_tree.sample_window_tree(a.initial, a.table, *args)),
 }
-
-
-def _window_tree_cost(K, V):
-    r"""The window tree's cost per revealed token and tree level in the n-gram sweep's units (K V per
-    position and step): K V t_tree / t_sweep, with per-token times in ns fitted by hand to one-off timings
-    on 2 cores (one thread, n = 2..5, K = 8..256, L = 256 and 1024; not re-measured by a benchmark) as
-    t_tree = 300 + K^2 / 2 + K C^2 / 8 (walks over masked nodes, factored products) and
-    t_sweep = 150 + 25 C + 0.3 K V, C = K / V. Either path is exact; the choice only costs time."""
-    C = K // V
-    return K * V * (300 + K * K / 2 + K * C * C / 8) / (150 + 25 * C + 0.3 * K * V)
 
 
 def _run_tree(run, counts, rank, token_u, out):

@@ -63,9 +63,10 @@ def _ordered_partitions(counts):
     return sorted(set(itertools.permutations(labels)))
 
 
+@pytest.mark.parametrize("method", ["rows", "auto", "tree", "sweep"])
 @pytest.mark.parametrize("name", ["hmm-sparse", "trigram-sparse"])
 @pytest.mark.parametrize("counts", [(2, 2), (1, 3), (2, 1, 1)])
-def test_law_is_the_mixture_of_p_M_over_partitions(name, counts):
+def test_law_is_the_mixture_of_p_M_over_partitions(name, counts, method):
     lang = TINY[name]()
     L = sum(counts)
     law = models.exact_law(lang, L, len(counts), schedule=list(counts))
@@ -73,7 +74,7 @@ def test_law_is_the_mixture_of_p_M_over_partitions(name, counts):
     x = np.array(list(itertools.product(range(lang.vocab_size), repeat=L)))
     total = np.zeros(len(x))
     for part in parts:
-        total += np.exp(models.log_prob_given_reveal(lang, x, np.broadcast_to(part, x.shape)))
+        total += np.exp(models.log_prob_given_reveal(lang, x, np.broadcast_to(part, x.shape), method=method))
     np.testing.assert_allclose(total / len(parts), law.reshape(-1), rtol=0, atol=1e-12)
     assert math.isclose(law.sum(), 1.0, abs_tol=1e-12)
 
@@ -83,8 +84,31 @@ def test_law_is_the_mixture_of_p_M_over_partitions(name, counts):
 def test_log_prob_sampler_equals_log_prob_given_reveal(policy, schedule):
     lang = TINY["trigram-sparse"]()
     res = models.sample(lang, 12, 4, size=64, schedule=schedule, policy=policy, rng=5)
-    np.testing.assert_allclose(res.log_prob_sampler, models.log_prob_given_reveal(lang, res.tokens, res.reveal_step),
-                               rtol=1e-12, atol=0)
+    got = models.log_prob_given_reveal(lang, res.tokens, res.reveal_step, method="rows")  # shares no kernel
+    np.testing.assert_allclose(res.log_prob_sampler, got, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name", ["hmm-sparse", "trigram-sparse", "bigram-sparse", "hmm-dense"])
+def test_replayed_log_prob_given_reveal_equals_the_rows_on_every_string(name):
+    # every string of length 5 (most outside the support, so the sampler's uniform fallback is replayed
+    # too) under random partitions with gaps in the step labels (7, 2, 9: empty steps change nothing)
+    lang = TINY[name]()
+    L = 5
+    x = np.array(list(itertools.product(range(lang.vocab_size), repeat=L)))
+    rng = np.random.default_rng(3)
+    steps = np.array([0, 2, 7, 9])[rng.integers(0, 4, size=x.shape)]
+    want = models.log_prob_given_reveal(lang, x, steps, method="rows")
+    assert np.isfinite(want).any() and (np.isinf(want).any() or name == "hmm-dense")
+    for method in ("auto", "tree", "sweep", "generic"):
+        got = models.log_prob_given_reveal(lang, x, steps, method=method)
+        np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+        np.testing.assert_allclose(got[np.isfinite(want)], want[np.isfinite(want)], rtol=1e-12, atol=1e-12)
+
+
+def test_log_prob_given_reveal_refuses_an_unknown_method():
+    lang = TINY["bigram-sparse"]()
+    with pytest.raises(ValueError, match=r"method must be one of .*'rows'\], got 'fast'"):
+        models.log_prob_given_reveal(lang, np.zeros((1, 3), dtype=int), np.zeros((1, 3), dtype=int), method="fast")
 
 
 def test_exact_law_refuses_big_cases():
