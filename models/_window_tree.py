@@ -24,7 +24,15 @@ nodes above leaf i; the conditional of a position is one
 root-to-leaf walk on each side, (vec U) W = 2 K C flops per factored node. With C = V^(n-2) this is
 O(L log L K C (K + C)) per one-token-per-step run, against the dense tree's O(L log L K^3) and the
 sweep's O(L^2 K V). A bigram has C = 1: every factored node is rank one. Each node is scaled by its
-largest entry (the scale is irrelevant to conditionals), as :mod:`models._tree` does.
+largest entry (the scale is irrelevant to conditionals).
+
+The run path (:func:`sample_chunk`) splits W once more: a factored node is U Mid W with
+W = S_m^T M_{m+1} ... M_r depending only on the segment's last revealed position m and
+Mid = S_j^T M_{j+1} ... M_{m-1} A S_m (C, C), so a factored pair costs Mid_1 (W_1 U_2) Mid_2, 2 C^3
+flops per refresh, W_1 U_2 (C K C) being recomputed only when W_1 or U_2 changes (as are
+W_1 A^p and A^p U_2 against a masked sibling). A step revealing k tokens sets their k leaves and
+recombines each ancestor once, level by level (tests/test_window_tree_batched.py checks its rows
+against brute force).
 
 Randomness, step planning and draws are :mod:`models._kernels`'s (:func:`~models._kernels.static_order`,
 :func:`~models._kernels.next_static`, :func:`~models._kernels.draw_selected`), so a window-tree run makes
@@ -180,197 +188,293 @@ def _shift_vec(table, beta, out):
 
 
 @njit(cache=True)
-def _set_leaf(U, W, ref, P, t, x_t, transition, C):
-    """Leaf t revealed as x_t: U = (A or, at t = 0, I)[:, x_t C : x_t C + C], W = I[x_t C : x_t C + C, :]."""
+def _leaf_factors(transition, P, V):
+    """The factors a revealed leaf references, one copy per token x < V: U[P + x] = A S_x,
+    U[P + V + x] = S_x (position 0), W[P + x] = S_x^T; slots below P are the nodes' own factors."""
     K = transition.shape[0]
-    leaf = P + t
-    base = x_t * C
-    for k in range(K):
-        for a in range(C):
-            if t > 0:
-                U[leaf, k, a] = transition[k, base + a]
-            else:
-                U[leaf, k, a] = 1.0 if k == base + a else 0.0
-    for a in range(C):
+    C = K // V
+    U = np.empty((P + 2 * V, K, C))
+    W = np.zeros((P + V, C, K))
+    for x in range(V):
         for k in range(K):
-            W[leaf, a, k] = 0.0
-        W[leaf, a, base + a] = 1.0
-    ref[leaf, 0] = leaf
-    ref[leaf, 1] = leaf
+            for a in range(C):
+                U[P + x, k, a] = transition[k, x * C + a]
+                U[P + V + x, k, a] = 1.0 if k == x * C + a else 0.0
+        for a in range(C):
+            W[P + x, a, x * C + a] = 1.0
+    return U, W
 
 
 @njit(cache=True)
-def _combine(U, W, ref, node, power, slot, mats, table, G, changed, from_left):
-    r"""Node = left child x right child in the masked / factored representation (module docstring);
-    return whether the node's U changed.
-
-    ``ref[n] = (u, w)``: node n is factored as U[u] W[w] (u = -1: all masked, A^power[n] = mats[slot[n]]).
-    A factor a node shares with a child is referenced, not copied: only the node's ancestors read
-    its storage, and a refresh recomputes them after it. ``changed``: whether the U of the child on
-    the refreshed path (the left one if ``from_left``) changed. U depends only on the segment's first
-    revealed position, so A^p U_2 is recomputed only when U_2 changed (about log s times over a run
-    for a segment of s positions in random order, instead of at every reveal below it).
-    """
+def _against_masked(U, W, ref, node, power, slot, mats, table, u_changed, w_changed):
+    """Node = left x right child when one of them is all masked (A^p): the other's factors, with
+    A^p U_2 or W_1 A^p recomputed only when U_2 or W_1 changed (``ref`` as in :func:`_refresh`)."""
     left, right = 2 * node, 2 * node + 1
-    if ref[left, 0] < 0 and ref[right, 0] < 0:
-        return False  # still all masked
-    if ref[left, 0] < 0:  # (A^p U_2) W_2; the refreshed child is the right one
-        ref[node, 1] = ref[right, 1]
+    lu, ru = ref[left, 0], ref[right, 0]
+    if lu < 0:  # A^p (U_2 Mid_2 W_2)
+        ref[node, 1], ref[node, 2] = ref[right, 1], ref[right, 2]
         if power[left] == 0:
-            ref[node, 0] = ref[right, 0]
-        elif changed:
+            ref[node, 0] = ru
+        elif u_changed[right]:
             if power[left] == 1:
-                _shift_left(table, U[ref[right, 0]], U[node])
+                _shift_left(table, U[ru], U[node])
             else:
-                _matmul(mats[slot[left]], U[ref[right, 0]], U[node])
+                _matmul(mats[slot[left]], U[ru], U[node])
             _scale_by_max(U[node])
             ref[node, 0] = node
-        return changed
-    ref[node, 0] = ref[left, 0]
-    changed = changed and from_left
-    if ref[right, 0] < 0:  # U_1 (W_1 A^p)
-        if power[right] == 0:
-            ref[node, 1] = ref[left, 1]
-            return changed
-        if power[right] == 1:
-            _shift_right(W[ref[left, 1]], table, W[node])
-        else:
-            _matmul(W[ref[left, 1]], mats[slot[right]], W[node])
-    else:  # U_1 ((W_1 U_2) W_2)
-        _matmul(W[ref[left, 1]], U[ref[right, 0]], G)
-        _matmul(G, W[ref[right, 1]], W[node])
-    _scale_by_max(W[node])
-    ref[node, 1] = node
-    return changed
-
-
-@njit(cache=True)
-def _vec_node(vec, node, U, W, ref, power, slot, mats, table, tc, tmp):
-    """vec <- vec^T M_node, normalised to sum one."""
-    K = vec.shape[0]
-    if ref[node, 0] >= 0:
-        Un, Wn = U[ref[node, 0]], W[ref[node, 1]]
-        C = Wn.shape[0]
-        for a in range(C):
-            tc[a] = 0.0
-        for k in range(K):
-            vk = vec[k]
-            if vk != 0.0:
-                for a in range(C):
-                    tc[a] += vk * Un[k, a]
-        for k in range(K):
-            tmp[k] = 0.0
-        for a in range(C):
-            ta = tc[a]
-            if ta != 0.0:
-                for k in range(K):
-                    tmp[k] += ta * Wn[a, k]
-    elif power[node] == 1:
-        _vec_shift(vec, table, tmp)
-    elif power[node] > 1:
-        m = mats[slot[node]]
-        for k in range(K):
-            tmp[k] = 0.0
-        for k in range(K):
-            vk = vec[k]
-            if vk != 0.0:
-                for j in range(K):
-                    tmp[j] += vk * m[k, j]
-    else:
+        u_changed[node], w_changed[node] = u_changed[right], w_changed[right]
         return
-    _copy(tmp, vec)
-    _normalise(vec)
+    ref[node, 0], ref[node, 1] = lu, ref[left, 1]  # (U_1 Mid_1 W_1) A^p
+    if power[right] == 0:
+        ref[node, 2] = ref[left, 2]
+    elif w_changed[left]:
+        if power[right] == 1:
+            _shift_right(W[ref[left, 2]], table, W[node])
+        else:
+            _matmul(W[ref[left, 2]], mats[slot[right]], W[node])
+        _scale_by_max(W[node])
+        ref[node, 2] = node
+    u_changed[node], w_changed[node] = u_changed[left], w_changed[left]
 
 
 @njit(cache=True)
-def _node_vec(beta, node, U, W, ref, power, slot, mats, table, tc, tmp):
-    """beta <- M_node beta, normalised to sum one."""
-    K = beta.shape[0]
-    if ref[node, 0] >= 0:
-        Un, Wn = U[ref[node, 0]], W[ref[node, 1]]
-        C = Wn.shape[0]
-        for a in range(C):
-            acc = 0.0
-            for k in range(K):
-                acc += Wn[a, k] * beta[k]
-            tc[a] = acc
-        for k in range(K):
-            acc = 0.0
-            for a in range(C):
-                acc += Un[k, a] * tc[a]
-            beta[k] = acc
-    elif power[node] == 1:
-        _shift_vec(table, beta, tmp)
-        _copy(tmp, beta)
-    elif power[node] > 1:
-        m = mats[slot[node]]
-        for k in range(K):
-            acc = 0.0
-            for j in range(K):
-                acc += m[k, j] * beta[j]
-            tmp[k] = acc
-        _copy(tmp, beta)
-    _normalise(beta)
+def _refresh(sel, k, x, P, table, U, W, Mid, G, T, ref, power, slot, mats, u_changed, w_changed,
+             queued, level, parents):
+    r"""Set the leaves of the k positions sel[:k] just revealed, then recombine each of their ancestors
+    once, level by level (the union of the k root paths), bottom up.
+
+    ``ref[n] = (u, m, w)``: node n is U[u] Mid[m] W[w] (u = -1: all masked, A^power[n]; m >= P: a
+    leaf's Mid = I; u, w >= P: a leaf's factors, kept once per token by :func:`_leaf_factors`).
+    ``u_changed[n]`` / ``w_changed[n]``: whether n's U / W changed in this refresh (False off the
+    refreshed paths). A factored pair is U_1 (Mid_1 G Mid_2) W_2 with G = W_1 U_2 (C, C) recomputed
+    only when W_1 or U_2 changed, Mid (2 C^3) at every refresh, scaled by its largest entry. The
+    pair's products are written out here (as helper calls they cost numba a reference-count update
+    per array argument and node); a masked sibling goes to :func:`_against_masked`.
+    """
+    V = table.shape[1]
+    C = G.shape[1]
+    K = U.shape[1]
+    for c in range(k):
+        t = sel[c]
+        ref[P + t, 0] = P + x[t] if t > 0 else P + V + x[t]  # A S_x, or S_x at t = 0
+        ref[P + t, 1], ref[P + t, 2] = P, P + x[t]  # Mid = I, W = S_x^T
+        u_changed[P + t], w_changed[P + t] = True, True
+        level[c] = P + t
+    m = k
+    while level[0] > 1:
+        n = 0
+        for c in range(m):
+            parent = level[c] // 2
+            if not queued[parent]:
+                queued[parent] = True
+                parents[n] = parent
+                n += 1
+        for c in range(n):
+            node = parents[c]
+            left, right = 2 * node, 2 * node + 1
+            lu, ru = ref[left, 0], ref[right, 0]
+            if lu < 0 and ru < 0:
+                continue  # still all masked
+            if lu < 0 or ru < 0:
+                _against_masked(U, W, ref, node, power, slot, mats, table, u_changed, w_changed)
+                continue
+            wl, ml, mr = ref[left, 2], ref[left, 1], ref[right, 1]
+            if w_changed[left] or u_changed[right]:  # G = W_1 U_2; a leaf's W_1 = S_x^T picks C rows
+                if wl >= P:
+                    base = (wl - P) * C
+                    for a in range(C):
+                        for b in range(C):
+                            G[node, a, b] = U[ru, base + a, b]
+                else:
+                    for a in range(C):
+                        for b in range(C):
+                            acc = 0.0
+                            for j in range(K):
+                                acc += W[wl, a, j] * U[ru, j, b]
+                            G[node, a, b] = acc
+            for a in range(C):  # T = Mid_1 G
+                for b in range(C):
+                    if ml < P:
+                        acc = 0.0
+                        for j in range(C):
+                            acc += Mid[ml, a, j] * G[node, j, b]
+                    else:
+                        acc = G[node, a, b]
+                    T[a, b] = acc
+            big = 0.0
+            for a in range(C):  # Mid = T Mid_2
+                for b in range(C):
+                    if mr < P:
+                        acc = 0.0
+                        for j in range(C):
+                            acc += T[a, j] * Mid[mr, j, b]
+                    else:
+                        acc = T[a, b]
+                    Mid[node, a, b] = acc
+                    if acc > big:
+                        big = acc
+            if big > 0.0:
+                inv = 1.0 / big
+                for a in range(C):
+                    for b in range(C):
+                        Mid[node, a, b] *= inv
+            ref[node, 0], ref[node, 1], ref[node, 2] = lu, node, ref[right, 2]
+            u_changed[node], w_changed[node] = u_changed[left], w_changed[right]
+        for c in range(m):
+            u_changed[level[c]], w_changed[level[c]] = False, False
+        for c in range(n):
+            queued[parents[c]] = False
+            level[c] = parents[c]
+        m = n
+    u_changed[1], w_changed[1] = False, False
 
 
 @njit(cache=True)
-def _row(i, P, initial, table, U, W, ref, power, slot, mats, vec, beta, tc, tmp, row):
-    r"""row[v] ∝ sum_{c in block v} pred_i[c] beta_i[c]: pred_i = pi^T M_0..M_{i-1} (A if i > 0) and
-    beta_i = M_{i+1}..M_{P-1} 1, each a walk down the tree over O(log L) nodes (as in :mod:`models._tree`)."""
+def _conditionals(sel, count, P, initial, table, U, W, Mid, ref, power, slot, mats, vec, beta, tc, td, tmp, rows):
+    r"""rows[i, v] ∝ sum_{c in block v} pred_i[c] beta_i[c] for i in sel[:count] on the U Mid W tree of
+    :func:`sample_chunk` (:func:`_row`'s walks: pred_i = pi^T M_0..M_{i-1} (A if i > 0),
+    beta_i = M_{i+1}..M_{P-1} 1), one call per step.
+
+    A factored node maps vec to ((vec^T U) Mid) W on the left, U (Mid (W beta)) on the right, the
+    C-vector in between normalised to sum one (a leaf's W = S_x^T, w = P + x, picks a block; a leaf's
+    Mid = I is skipped); a masked one is A^p, vec normalised after it. The node products are written
+    out in the two walks: as helper calls they cost numba a reference-count update per array
+    argument and node, more than the products themselves at K = 16.
+    """
     K, V = table.shape
     C = K // V
-    _copy(initial, vec)
-    node, lo, size = 1, 0, P
-    while i > lo:  # prefix [0, i): left children, left to right
-        half = size // 2
-        if i >= lo + half:
-            _vec_node(vec, 2 * node, U, W, ref, power, slot, mats, table, tc, tmp)
-            lo += half
-            node = 2 * node + 1
-        else:
-            node = 2 * node
-        size = half
-    if i > 0:  # vec^T A through the shift structure, K V flops
-        _vec_shift(vec, table, tmp)
-        _copy(tmp, vec)
-    for k in range(K):
-        beta[k] = 1.0
-    ones = True  # A^p 1 = 1: masked nodes right of every revealed position are skipped
-    node, lo, size, j = 1, 0, P, i + 1
-    while j < P:  # suffix [i+1, P): right children, right to left
-        done = j == lo
-        target = node if done else 0
-        if not done:
+    for r in range(count):
+        i = sel[r]
+        row = rows[i]
+        _copy(initial, vec)
+        node, lo, size = 1, 0, P
+        while i > lo:  # prefix [0, i): left children, left to right
             half = size // 2
-            if j < lo + half:
-                target = 2 * node + 1
-                node = 2 * node
-            else:
+            if i >= lo + half:
+                n = 2 * node
+                u, m, w = ref[n, 0], ref[n, 1], ref[n, 2]
+                if u >= 0:  # vec <- ((vec^T U) Mid) W
+                    for a in range(C):
+                        acc = 0.0
+                        for k in range(K):
+                            acc += vec[k] * U[u, k, a]
+                        tc[a] = acc
+                    if m < P:
+                        for a in range(C):
+                            acc = 0.0
+                            for b in range(C):
+                                acc += tc[b] * Mid[m, b, a]
+                            td[a] = acc
+                        _copy(td, tc)
+                    _normalise(tc)  # vec = tc^T W then sums to at most K
+                    for k in range(K):
+                        vec[k] = 0.0
+                    if w >= P:
+                        base = (w - P) * C
+                        for a in range(C):
+                            vec[base + a] = tc[a]
+                    else:
+                        for a in range(C):
+                            ta = tc[a]
+                            if ta != 0.0:
+                                for k in range(K):
+                                    vec[k] += ta * W[w, a, k]
+                elif power[n] > 0:  # vec <- vec^T A^p
+                    if power[n] == 1:
+                        _vec_shift(vec, table, tmp)
+                    else:
+                        s = slot[n]
+                        for k in range(K):
+                            tmp[k] = 0.0
+                        for k in range(K):
+                            vk = vec[k]
+                            if vk != 0.0:
+                                for j in range(K):
+                                    tmp[j] += vk * mats[s, k, j]
+                    _copy(tmp, vec)
+                    _normalise(vec)
                 lo += half
                 node = 2 * node + 1
+            else:
+                node = 2 * node
             size = half
-        if target > 0 and (not ones or ref[target, 0] >= 0):
-            _node_vec(beta, target, U, W, ref, power, slot, mats, table, tc, tmp)
-            ones = False
-        if done:
-            break
-    for v in range(V):
-        acc = 0.0
-        for a in range(C):
-            acc += vec[v * C + a] * beta[v * C + a]
-        row[v] = acc
-    if _normalise(row) <= 0.0:
-        for v in range(V):  # the revealed tokens are impossible: the sampler's uniform fallback
-            row[v] = 1.0 / V
+        if i > 0:  # vec^T A through the shift structure, K V flops
+            _vec_shift(vec, table, tmp)
+            _copy(tmp, vec)
+        for k in range(K):
+            beta[k] = 1.0
+        ones = True  # A^p 1 = 1: masked nodes right of every revealed position are skipped
+        node, lo, size, j = 1, 0, P, i + 1
+        while j < P:  # suffix [i+1, P): right children, right to left
+            done = j == lo
+            n = node if done else 0
+            if not done:
+                half = size // 2
+                if j < lo + half:
+                    n = 2 * node + 1
+                    node = 2 * node
+                else:
+                    lo += half
+                    node = 2 * node + 1
+                size = half
+            if n > 0 and (not ones or ref[n, 0] >= 0):
+                ones = False
+                u, m, w = ref[n, 0], ref[n, 1], ref[n, 2]
+                if u >= 0:  # beta <- U (Mid (W beta))
+                    if w >= P:
+                        base = (w - P) * C
+                        for a in range(C):
+                            tc[a] = beta[base + a]
+                    else:
+                        for a in range(C):
+                            acc = 0.0
+                            for k in range(K):
+                                acc += W[w, a, k] * beta[k]
+                            tc[a] = acc
+                    if m < P:
+                        for a in range(C):
+                            acc = 0.0
+                            for b in range(C):
+                                acc += Mid[m, a, b] * tc[b]
+                            td[a] = acc
+                        _copy(td, tc)
+                    _normalise(tc)
+                    for k in range(K):
+                        acc = 0.0
+                        for a in range(C):
+                            acc += U[u, k, a] * tc[a]
+                        beta[k] = acc
+                elif power[n] > 0:  # beta <- A^p beta
+                    if power[n] == 1:
+                        _shift_vec(table, beta, tmp)
+                    else:
+                        s = slot[n]
+                        for k in range(K):
+                            acc = 0.0
+                            for k2 in range(K):
+                                acc += mats[s, k, k2] * beta[k2]
+                            tmp[k] = acc
+                    _copy(tmp, beta)
+                    _normalise(beta)
+            if done:
+                break
+        for v in range(V):
+            acc = 0.0
+            for a in range(C):
+                acc += vec[v * C + a] * beta[v * C + a]
+            row[v] = acc
+        if _normalise(row) <= 0.0:
+            for v in range(V):  # the revealed tokens are impossible: the sampler's uniform fallback
+                row[v] = 1.0 / V
 
 
 def sample_window_tree(initial, table, counts, policy, block_of, rank, token_u, tokens, reveal, lp_out, nfe_out):
     r"""Static-policy MDM runs on an n-gram language with a segment tree of rank-C window factors.
 
     Same contract and randomness as :func:`models._tree.sample_tree`, on the n-gram layout
-    (``initial`` (K,), ``table`` (K, V), K = V^(n-1)). Revealing x_i refreshes the O(log L) nodes above
-    leaf i (2 K C^2 flops per factored pair, K^2 C against a masked sibling); the conditional of a
-    position is one root-to-leaf walk on each side. Rows agree with the sweep path to rounding.
+    (``initial`` (K,), ``table`` (K, V), K = V^(n-1)). A step revealing k tokens refreshes the union of
+    their O(log L) root paths once (2 C^3 flops per factored pair, :func:`sample_chunk`); the conditional
+    of a position is one root-to-leaf walk on each side. Rows agree with the sweep path to rounding.
 
     The masked powers are computed once; the batch is cut into ``numba.get_num_threads()`` contiguous
     chunks run by :func:`sample_chunk` (serial, ``nogil``) on Python threads: each sequence is
@@ -398,21 +502,40 @@ def sample_window_tree(initial, table, counts, policy, block_of, rank, token_u, 
 @njit(cache=True, nogil=True)
 def sample_chunk(initial, table, transition, power, slot, mats, policy, block_of, counts, rank, token_u, tokens,
                  reveal, lp_out, nfe_out):
-    """:func:`sample_window_tree` on the sequences of one chunk, given the window chain's masked powers."""
+    r""":func:`sample_window_tree` on the sequences of one chunk, given the window chain's masked powers.
+
+    A factored node is kept as U Mid W: U = M_l..M_{j-1} A S_j (K, C) depends only on the segment's
+    first revealed position j, W = S_m^T M_{m+1}..M_r (C, K) only on its last one m, and
+    Mid = S_j^T M_{j+1}..M_{m-1} A S_m (C, C) (I for a leaf). A parent of two factored children
+    has Mid = Mid_1 (W_1 U_2) Mid_2: 2 C^3 flops per refresh once G = W_1 U_2 (C K C) is known, and
+    G, like A^p U_2 and W_1 A^p against a masked sibling, changes only when U_2 or W_1 does. The
+    storage is allocated once per chunk, with one copy of a revealed leaf's factors per token value
+    (:func:`_leaf_factors`): U (P + 2 V, K, C), W (P + V, C, K), Mid and G (P, C, C), within the
+    (2, 2 P, K, C) the sampler budgets. A sequence resets only ``ref``.
+    """
     B, N = counts.shape
     L = rank.shape[1]
     K, V = table.shape
     C = K // V
     P = power.shape[0] // 2
+    U, W = _leaf_factors(transition, P, V)
+    Mid = np.empty((P, C, C))
+    G = np.empty((P, C, C))
+    T = np.empty((C, C))
+    ref = np.empty((2 * P, 3), dtype=np.int64)
+    u_changed = np.zeros(2 * P, dtype=np.bool_)
+    w_changed = np.zeros(2 * P, dtype=np.bool_)
+    queued = np.zeros(P, dtype=np.bool_)
+    level, parents = np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64)
+    x = np.empty(L, dtype=np.int64)
+    rows = np.empty((L, V))
+    vec, beta, tmp, tc, td, cdf = np.empty(K), np.empty(K), np.empty(K), np.empty(C), np.empty(C), np.empty(V)
+    sel = np.empty(L, dtype=np.int64)
     for b in range(B):
-        U = np.empty((2 * P, K, C))
-        W = np.empty((2 * P, C, K))
-        ref = np.full((2 * P, 2), -1, dtype=np.int64)
-        G = np.empty((C, C))
-        x = np.full(L, -1, dtype=np.int64)
-        rows = np.zeros((L, V))
-        vec, beta, tmp, tc, cdf = np.empty(K), np.empty(K), np.empty(K), np.empty(C), np.empty(V)
-        sel = np.empty(L, dtype=np.int64)
+        for n in range(2 * P):
+            ref[n, 0], ref[n, 1], ref[n, 2] = -1, -1, -1
+        for i in range(L):
+            x[i] = -1
         order = static_order(policy, block_of, rank[b])
         ptr, lp, nfe = 0, 0.0, 0
         for j in range(N):
@@ -420,16 +543,10 @@ def sample_chunk(initial, table, transition, power, slot, mats, policy, block_of
             if k == 0:
                 continue
             ptr = next_static(order, ptr, k, sel)
-            for c in range(k):
-                _row(sel[c], P, initial, table, U, W, ref, power, slot, mats, vec, beta, tc, tmp, rows[sel[c]])
+            _conditionals(sel, k, P, initial, table, U, W, Mid, ref, power, slot, mats, vec, beta, tc, td, tmp, rows)
             lp += draw_selected(x, rows, sel, k, j, token_u[b], reveal[b], cdf)
-            for c in range(k):
-                t = sel[c]
-                _set_leaf(U, W, ref, P, t, x[t], transition, C)
-                changed, child = True, P + t
-                while child > 1:
-                    changed = _combine(U, W, ref, child // 2, power, slot, mats, table, G, changed, child % 2 == 0)
-                    child //= 2
+            _refresh(sel, k, x, P, table, U, W, Mid, G, T, ref, power, slot, mats, u_changed, w_changed,
+                     queued, level, parents)
             nfe += 1
         for i in range(L):
             tokens[b, i] = x[i]

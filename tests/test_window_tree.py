@@ -1,8 +1,8 @@
 r"""The window tree (models/_window_tree.py): n-gram static-policy runs on rank-C factored tree nodes.
 
-Its rows are checked against brute-force conditionals (tests/brute.py) on every evidence pattern
-of tiny strings, uniform fallback included; its runs against the sweep path from the same uniforms
-(same tokens, log p_M to rounding) and its output law against ``models.exact_law``.
+Its runs are checked against the sweep path from the same uniforms (same tokens, log p_M to rounding)
+and its output law against ``models.exact_law``; its rows against brute-force conditionals on every
+evidence pattern of tiny strings in tests/test_window_tree_batched.py.
 """
 import numba
 import numpy as np
@@ -12,8 +12,7 @@ from scipy import stats
 from mdmlab import models
 from mdmlab import synth
 from mdmlab.models import _window_tree as wt
-from tests import brute
-from tests.conftest import TINY, joint_of
+from tests.conftest import TINY
 
 #: n-gram languages of every order the window tree handles: C = K / V = 1 (unigram, bigrams) to V^2 (order 4)
 LANGS = {
@@ -26,53 +25,6 @@ LANGS = {
     "4gram-v3": lambda: synth.NGramLanguage.random(4, 3, sparsity=0.3, rng=13),
 }
 DRAWS = 20_000
-
-
-def _window_rows(lang, x):
-    """Rows of the masked positions of x read off a window tree built as ``sample_window_tree`` builds it."""
-    a = lang.kernel_arrays()
-    initial, table = np.asarray(a.initial), np.asarray(a.table)
-    (K, V), L = table.shape, len(x)
-    C, P = K // V, 1 << (L - 1).bit_length()
-    A = wt.dense_transition(table)
-    power, slot, mats = wt.masked_powers(A, L, P)
-    U, W, G = np.empty((2 * P, K, C)), np.empty((2 * P, C, K)), np.empty((C, C))
-    ref = np.full((2 * P, 2), -1, dtype=np.int64)
-    for t in np.flatnonzero(x >= 0):
-        wt._set_leaf(U, W, ref, P, t, x[t], A, C)
-    for node in range(P - 1, 0, -1):
-        wt._combine(U, W, ref, node, power, slot, mats, table, G, True, True)
-    rows = {}
-    vec, beta, tmp, tc = np.empty(K), np.empty(K), np.empty(K), np.empty(C)
-    for i in np.flatnonzero(x < 0):
-        rows[int(i)] = np.empty(V)
-        wt._row(int(i), P, initial, table, U, W, ref, power, slot, mats, vec, beta, tc, tmp, rows[int(i)])
-    return rows
-
-
-@pytest.mark.parametrize("name", ["unigram", "bigram-sparse", "trigram-sparse", "4gram-custom-initial"])
-@pytest.mark.parametrize("length", [1, 5, 8])
-def test_rows_are_the_brute_force_conditionals(name, length):
-    # every masked row, all-masked strings and impossible evidence (uniform fallback) included
-    lang = LANGS[name]()
-    V = lang.vocab_size
-    length = min(length, 6) if V > 2 else length
-    joint = joint_of(lang, length)
-    rng = np.random.default_rng(length)
-    x = rng.integers(0, V, size=(40, length))
-    x = np.where(rng.random(x.shape) < rng.random((40, 1)), synth.MASK, x)
-    x[0] = synth.MASK  # nothing revealed: the marginals
-    dead = 0
-    for row_x in x:
-        got = _window_rows(lang, row_x)
-        assert sorted(got) == np.flatnonzero(row_x < 0).tolist()
-        possible = np.exp(brute.log_prob(joint, row_x)) > 0
-        expected = brute.conditionals(joint, row_x) if possible else np.full((length, V), 1.0 / V)
-        for i in got:
-            np.testing.assert_allclose(got[i], expected[i], rtol=0, atol=1e-12)
-        dead += not possible and bool(got)
-    if name in ("bigram-sparse", "trigram-sparse") and length > 1:
-        assert dead > 0  # the fallback was exercised
 
 
 def test_masked_powers_are_the_powers_of_the_window_chain():
