@@ -55,21 +55,27 @@ def _mean(values):
     return Estimate(m, se, m - 1.96 * se, m + 1.96 * se, v.size)
 
 
-def log_ter(language, tokens):
-    r"""E[-log q(x)] / L over the samples (nats per token)."""
-    return _mean(-language.log_prob(tokens) / tokens.shape[-1])
+def _log_q(language, tokens, log_q):
+    """log q of the samples: ``log_q`` when the caller has it (one evaluation for every metric)."""
+    return language.log_prob(tokens) if log_q is None else np.asarray(log_q, dtype=float)
 
 
-def ter_gap(language, tokens, entropy_per_token):
+def log_ter(language, tokens, *, log_q=None):
+    r"""E[-log q(x)] / L over the samples (nats per token); ``log_q``: ``language.log_prob(tokens)``
+    if already computed (as for every metric here taking it)."""
+    return _mean(-_log_q(language, tokens, log_q) / tokens.shape[-1])
+
+
+def ter_gap(language, tokens, entropy_per_token, *, log_q=None):
     r"""log_ter - H(q)/L; ``entropy_per_token`` is H(X_{1:L})/L (exact for n-grams)."""
-    est = log_ter(language, tokens)
+    est = log_ter(language, tokens, log_q=log_q)
     return est._replace(value=est.value - entropy_per_token, low=est.low - entropy_per_token,
                         high=est.high - entropy_per_token)
 
 
-def ser(language, tokens, *, confidence=0.95):
+def ser(language, tokens, *, confidence=0.95, log_q=None):
     r"""Fraction of samples outside the support, with the exact (Clopper-Pearson) interval."""
-    out = int(np.count_nonzero(~language.in_support(tokens)))
+    out = int(np.count_nonzero(~(_log_q(language, tokens, log_q) > -np.inf)))
     n = int(np.prod(tokens.shape[:-1]))
     ci = stats.binomtest(out, n).proportion_ci(confidence_level=confidence, method="exact")
     return Estimate(out / n, np.nan, float(ci.low), float(ci.high), n)
@@ -85,13 +91,20 @@ def kl_q_pm(language, length, steps, *, samples, schedule="balanced", policy="ra
     be None and ``schedule`` is unused) chooses M from the revealed values and a tie permutation drawn
     per sample: log p_M(x) is then exact by replaying the choice on x (``models.replay``).
     """
+    return _mean(kl_q_pm_terms(language, length, steps, samples=samples, schedule=schedule, policy=policy,
+                               block_length=block_length, rng=rng, tie=tie))
+
+
+def kl_q_pm_terms(language, length, steps, *, samples, schedule="balanced", policy="random", block_length=None,
+                  rng=None, tie="random"):
+    r"""The ``samples`` terms log q(x) - log p_M(x) whose mean :func:`kl_q_pm` reports (same draws)."""
     if adaptive.is_rule(policy) or (isinstance(policy, str) and policy in adaptive.REPLAY_POLICIES):
         return _kl_q_pm_replay(language, length, steps, samples, schedule, policy, block_length, rng, tie)
     rng = np.random.default_rng(rng)
     x = language.sample(length, samples, rng=rng)
     M = models.reveal_partitions(length, steps, size=samples, schedule=schedule, policy=policy,
                                  block_length=block_length, rng=rng)
-    return _mean(language.log_prob(x) - models.log_prob_given_reveal(language, x, M))
+    return language.log_prob(x) - models.log_prob_given_reveal(language, x, M)
 
 
 def _kl_q_pm_replay(language, length, steps, samples, schedule, policy, block_length, rng, tie):
@@ -105,12 +118,12 @@ def _kl_q_pm_replay(language, length, steps, samples, schedule, policy, block_le
         counts = schedules.resolve(schedule, length, steps).draw(samples, rng)
     rank = np.argsort(rng.random((samples, length)), axis=1).argsort(axis=1)
     lp = models.replay_log_prob(language, x, policy, rank=rank, tie=tie, counts=counts, block_length=block_length)
-    return _mean(language.log_prob(x) - lp)
+    return language.log_prob(x) - lp
 
 
-def kl_pm_q(language, result):
+def kl_pm_q(language, result, *, log_q=None):
     r"""E[log p_M(x) - log q(x)] over the sampler's own outputs (``inf`` if one is outside the support)."""
-    return _mean(result.log_prob_sampler - language.log_prob(result.tokens))
+    return _mean(result.log_prob_sampler - _log_q(language, result.tokens, log_q))
 
 
 def unigram_entropy(tokens, vocab_size):

@@ -7,8 +7,9 @@ determines a cell's row: the cell, the settings of the config that change rows (
 max_samples, kl, base_seed), the bytes of a language file (or the spec text) and the mdmlab version,
 so a rerun with other settings never reuses a stale row, and two sweeps with different settings can
 share one ``OUT``. Unreadable cell files (zero length after a power loss) count as missing and are
-recomputed. Cells draw their randomness from ``SeedSequence([base_seed, hash(cell)])``, so results do
-not depend on the worker count or order.
+recomputed. Cells draw their randomness from ``SeedSequence([base_seed, hash(cell)])``, and the
+entropy and mutual information of a (language, L) from ``SeedSequence([base_seed, hash(language), L])``
+(one estimate shared by the cells of that length), so results do not depend on the worker count or order.
 
 Workers are daemon-like: each polls its parent and exits when the sweep's process dies (and on Linux
 asks the kernel for SIGKILL on the parent's death), so killing a sweep leaves no orphan.
@@ -420,6 +421,14 @@ def _mutual_information(spec, digest, L, seed):
     return theory.total_mutual_information(_language(spec, digest), L, rng=seed).nats
 
 
+def _length_seeds(base_seed, digest, L):
+    r"""Seeds of the entropy and the mutual information of one (language, L): every cell of that
+    language and length shares one estimate (Monte Carlo for an HMM, about 2 s at L = 1024), computed
+    once per worker process and cached, instead of one per cell."""
+    lang = int(hashlib.sha256(digest.encode()).hexdigest()[:15], 16)
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence([base_seed, lang, L]).spawn(2)]
+
+
 def clear_caches():
     r"""Forget the cached entropies and mutual informations (so a cell timed twice pays for them twice)."""
     _entropy_per_token.cache_clear()
@@ -432,16 +441,18 @@ def run_cell(cell, config):
     digest = language_digest(cell.language)
     lang = _language(cell.language, digest)
     seq = np.random.SeedSequence([config.base_seed, int(cell.key[:15], 16)])
-    rng_sample, rng_kl, rng_entropy = (np.random.default_rng(s) for s in seq.spawn(3))
+    rng_sample, rng_kl = (np.random.default_rng(s) for s in seq.spawn(2))
     L, N = cell.length, cell.steps
+    seed_h, seed_mi = _length_seeds(config.base_seed, digest, L)
     res = _draw(lang, cell, config, rng_sample)
-    h, h_se = _entropy_per_token(cell.language, digest, L, int(rng_entropy.integers(2 ** 31)))
+    h, h_se = _entropy_per_token(cell.language, digest, L, seed_h)
     row = {**dataclasses.asdict(cell), "samples": int(res.tokens.shape[0]), "entropy_per_token": h}
-    _put(row, "ser", metrics.ser(lang, res.tokens))
-    _put(row, "log_ter", metrics.log_ter(lang, res.tokens))
-    gap = metrics.ter_gap(lang, res.tokens, h)
+    log_q = lang.log_prob(res.tokens)  # once for every metric below
+    _put(row, "ser", metrics.ser(lang, res.tokens, log_q=log_q))
+    _put(row, "log_ter", metrics.log_ter(lang, res.tokens, log_q=log_q))
+    gap = metrics.ter_gap(lang, res.tokens, h, log_q=log_q)
     _put(row, "ter_gap", gap._replace(stderr=float(np.hypot(gap.stderr, h_se))))
-    _put(row, "kl_pm_q", metrics.kl_pm_q(lang, res))
+    _put(row, "kl_pm_q", metrics.kl_pm_q(lang, res, log_q=log_q))
     _put(row, "diversity", metrics.diversity(res.tokens, lang.vocab_size))
     row["nfe"] = float(res.nfe.mean())
     plan = schedules.resolve(cell.schedule, L, N)
@@ -450,7 +461,7 @@ def run_cell(cell, config):
     row["ser_closed_form"] = float("nan") if ser_exact is None else ser_exact
     if config.kl and cell.policy == "random":
         _put(row, "kl_q_pm", metrics.kl_q_pm(lang, L, N, samples=row["samples"], schedule=cell.schedule, rng=rng_kl))
-        mi = _mutual_information(cell.language, digest, L, int(rng_entropy.integers(2 ** 31)))
+        mi = _mutual_information(cell.language, digest, L, seed_mi)
         row["mutual_information"] = mi
         # the bound needs a deterministic s_max: fixed counts only (ancestral counts are random)
         row["li_cai_bound"] = (float(theory.LI_CAI_KL.evaluate(s_max=row["s_max"], length=L, mutual_information=mi))

@@ -179,3 +179,19 @@ def test_report_learned_vs_exact_section(tmp_path):
     assert (learned["eps_learning"] > 0).all()
     assert (tmp_path / "rep" / "figures" / "fig6_learned_vs_exact.png").exists()
     assert "Learned vs exact denoiser" in (tmp_path / "rep" / "REPORT.md").read_text()
+
+
+def test_metrics_given_log_q_equal_the_metrics_that_compute_it():
+    from mdmlab import models, synth
+    from mdmlab.analysis import metrics
+
+    lang = synth.from_spec("pair-copy:symbols=3")
+    res = models.sample(lang, 12, 4, size=300, rng=2)
+    lq = lang.log_prob(res.tokens)
+    assert np.isinf(lq).any() and np.isfinite(lq).any()
+    assert metrics.ser(lang, res.tokens, log_q=lq) == metrics.ser(lang, res.tokens)
+    inside = res.tokens[np.isfinite(lq)]
+    assert metrics.log_ter(lang, inside, log_q=lq[np.isfinite(lq)]) == metrics.log_ter(lang, inside)
+    assert metrics.ter_gap(lang, inside, 0.3, log_q=lq[np.isfinite(lq)]) == metrics.ter_gap(lang, inside, 0.3)
+    assert metrics.kl_pm_q(lang, res, log_q=lq) == metrics.kl_pm_q(lang, res)
+    assert metrics.ser(lang, res.tokens, log_q=np.zeros(300)).value == 0.0  # the given log q is what counts
