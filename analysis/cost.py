@@ -10,13 +10,18 @@ sum of work terms, most counted in flops of the kernels on the cell's path (the 
             + c_tree  * B L u log2 L   (segment tree, static policies: u = K^3 for the dense chain's
                                         K x K products, K C (K + C) on an n-gram's window tree, C = K / V)
             + c_nodes * B L log2 L     (the tree's per-node work that does not grow with K)
-            + c_tokens * (B + S_H) L   (per-token work: drawing, metrics, the entropy's S_H draws)
-            + c_eval  * (B + S_H) L w  (log q of the B draws, and of the S_H draws of the entropy)
-            + c_kl    * (B N L w + S_H L w V)   (``kl``: log p_M of B draws, the mutual information)
+            + c_tokens * (B + s S_H) L   (per-token work: drawing, metrics, the entropy's S_H draws)
+            + c_eval  * (B + s S_H) L w  (log q of the B draws, and of the S_H draws of the entropy)
+            + c_kl    * s S_H L w V      (``kl``: the mutual information)
 
 with B draws per cell, w = K^2 for an HMM chain and K V for an n-gram chain (K windows), S_H the
 draws of a Monte Carlo entropy and mutual information of an HMM (10,000, or the V^L strings when they
-are enumerated; 0 for an n-gram, whose entropy and mutual information are exact recursions). The
+are enumerated; 0 for an n-gram, whose entropy and mutual information are exact recursions). With
+``kl`` the B draws of q are replayed on the same path (log p_M, ``models.log_prob_given_reveal``): the
+path's sweep or tree terms count twice. The entropy and mutual information of a (language, L) are one
+estimate shared by the cells of that length, computed once per worker: ``s`` is the share of one
+cell (1 for a lone cell; :func:`predict_sweep` spreads min(workers, cells) computations over the
+cells of each (language, L)). The
 coefficients come from :func:`calibrate` (``mdmlab sweep --calibrate``, ``python -m benchmarks cost``):
 it times small cells on this machine, fits the coefficients by non-negative least squares on relative
 error and stores them in ``$XDG_CACHE_HOME/mdmlab/cost.json`` (``~/.cache/mdmlab``). Without that
@@ -57,9 +62,10 @@ class CostModel:
     coefficients: dict
     source: str
 
-    def predict(self, cell, config, language=None):
-        r"""Predicted seconds of ``cell`` (an ``analysis.sweep.Cell``) under ``config``."""
-        units = work(cell, config, language)
+    def predict(self, cell, config, language=None, entropy_share=1.0):
+        r"""Predicted seconds of ``cell`` (an ``analysis.sweep.Cell``) under ``config``, paying
+        ``entropy_share`` of its length's entropy and mutual information (see :func:`work`)."""
+        units = work(cell, config, language, entropy_share)
         return float(sum(self.coefficients[t] * units[t] for t in TERMS))
 
 
@@ -92,30 +98,38 @@ def path_of(cell, language):
     return models.planned_method(language, cell.length, cell.steps, schedule=cell.schedule, policy=cell.policy)
 
 
-def work(cell, config, language=None):
-    r"""The units of each term of :data:`TERMS` for ``cell`` (see the module docstring)."""
+def work(cell, config, language=None, entropy_share=1.0):
+    r"""The units of each term of :data:`TERMS` for ``cell`` (see the module docstring); ``entropy_share``
+    is the part of its length's entropy and mutual information that this cell pays (``s``)."""
     lang = language if language is not None else synth.from_spec(cell.language)
     K, w, w_tree = _shape(lang)
     V = lang.vocab_size
     B, L, N = config.samples, cell.length, cell.steps
     on_tree = path_of(cell, lang) == "tree"
     hmm = not isinstance(lang, synth.NGramLanguage)  # n-gram entropy and mutual information are exact recursions
-    s_h = 0 if not hmm else (V ** L if V ** L <= ENUMERATION else ENTROPY_DRAWS)
+    s_h = 0.0 if not hmm else entropy_share * (V ** L if V ** L <= ENUMERATION else ENTROPY_DRAWS)
     kl = config.kl and cell.policy == "random"
+    runs = 2.0 if kl else 1.0  # kl replays the B draws of q on the sampler's path
     return {"overhead": 1.0, "tokens": float(B + s_h) * L,
-            "sweep": 0.0 if on_tree else float(B) * N * L * w,
+            "sweep": 0.0 if on_tree else runs * B * N * L * w,
             "scored": 0.0 if cell.policy in STATIC_POLICIES else float(B) * N * L * w,
-            "tree": float(B) * L * w_tree * max(1.0, math.log2(L)) if on_tree else 0.0,
-            "nodes": float(B) * L * max(1.0, math.log2(L)) if on_tree else 0.0,
+            "tree": runs * B * L * w_tree * max(1.0, math.log2(L)) if on_tree else 0.0,
+            "nodes": runs * B * L * max(1.0, math.log2(L)) if on_tree else 0.0,
             "eval": float(B + s_h) * L * w,
-            "kl": float(B) * N * L * w + (s_h * L * w * V if hmm else 0.0) if kl else 0.0}
+            "kl": s_h * L * w * V if kl else 0.0}
 
 
 def predict_sweep(model, cells, config, workers):
     r"""``(per_cell, total, wall)``: predicted seconds of each cell, their sum, and the wall time on
-    ``workers`` (longest cells first onto the least loaded worker; ``None``: unknown, wall = total)."""
+    ``workers`` (longest cells first onto the least loaded worker; ``None``: unknown, wall = total).
+    Each (language, L) pays its entropy and mutual information min(workers, its cells) times, spread
+    over its cells."""
     langs = {spec: synth.from_spec(spec) for spec in config.languages}
-    per = [model.predict(c, config, langs[c.language]) for c in cells]
+    group = {}
+    for c in cells:
+        group[c.language, c.length] = group.get((c.language, c.length), 0) + 1
+    share = {g: min(workers or 1, n) / n for g, n in group.items()}
+    per = [model.predict(c, config, langs[c.language], share[c.language, c.length]) for c in cells]
     if not workers:
         return per, float(sum(per)), float(sum(per))
     loads = [0.0] * workers

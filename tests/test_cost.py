@@ -111,6 +111,23 @@ def test_wall_time_on_workers():
     assert cost.predict_sweep(POSITIVE, cells, cfg, None)[2] == pytest.approx(total)
 
 
+def test_kl_replays_on_the_path_and_lengths_share_their_entropy():
+    lang = synth.from_spec(HMM)
+    kl = SweepConfig(languages=(HMM,), lengths=(), samples=32, kl=True)
+    for L, N in ((64, 4), (64, 64)):  # the sweep path, then the tree
+        cell = Cell(HMM, L, N, "linear", "random", 0)
+        plain, with_kl = cost.work(cell, CFG, lang), cost.work(cell, kl, lang)
+        for term in ("sweep", "tree", "nodes"):
+            assert with_kl[term] == 2 * plain[term]
+    cfg = SweepConfig(languages=(HMM,), lengths=(64,), steps=(2, 4, 8, 16))  # four cells of one length
+    lone = cost.work(Cell(HMM, 64, 2, "linear", "random", 0), cfg, lang)
+    per1, _, _ = cost.predict_sweep(POSITIVE, cfg.cells(), cfg, 1)
+    shared = cost.work(Cell(HMM, 64, 2, "linear", "random", 0), cfg, lang, entropy_share=0.25)
+    assert shared["eval"] < lone["eval"] and per1[0] == pytest.approx(POSITIVE.predict(cfg.cells()[0], cfg, lang, 0.25))
+    per2, _, _ = cost.predict_sweep(POSITIVE, cfg.cells(), cfg, 2)
+    assert per2[0] == pytest.approx(POSITIVE.predict(cfg.cells()[0], cfg, lang, 0.5))  # one estimate per worker
+
+
 def _tree(path):
     return sorted((p, os.path.getmtime(p)) for p in map(str, path.rglob("*")))
 
