@@ -50,8 +50,8 @@ ENTROPY_DRAWS = 10_000
 #: enumeration limit of the exact entropy (V^L strings)
 ENUMERATION = 2 ** 16
 #: coefficients (seconds of CPU per unit) measured by ``python -m benchmarks cost`` on the project's machine
-DEFAULT_COEFFICIENTS = {"overhead": 5.58e-3, "tokens": 8.28e-8, "sweep": 5.07e-10, "scored": 3.78e-10, "tree": 4.76e-11,
-                        "nodes": 2.39e-7, "eval": 1.79e-11, "kl": 7.27e-10}
+DEFAULT_COEFFICIENTS = {"overhead": 3.49e-3, "tokens": 7.38e-8, "sweep": 6.68e-10, "scored": 0.0, "tree": 2.32e-11,
+                        "nodes": 1.22e-7, "eval": 4.35e-11, "kl": 4.96e-10}
 DEFAULT_SOURCE = "shipped defaults measured on the project's 2-core machine (run mdmlab sweep --calibrate)"
 
 
