@@ -204,37 +204,51 @@ def search(task, *, samples, rel_width, max_samples, base_seed=0):
 def run_n_star(config, out_dir, *, workers=None, progress=True):
     r"""Run every unfinished task of ``config`` into ``out_dir``; return the N* table (and write
     ``nstar.csv``)."""
+    return run_n_stars([config], [out_dir], workers=workers, progress=progress)[0]
+
+
+def run_n_stars(configs, out_dirs, *, workers=None, progress=True):
+    r""":func:`run_n_star` of several configs (each into its own folder) on one pool of ``workers``:
+    the unfinished tasks of all of them, longest first (larger L, SER before KL), so one long search
+    never runs alone at the end while the other cores idle. Returns one table per config."""
     from tqdm.auto import tqdm
 
     from mdmlab.analysis.sweep import _read_cell, _store, _worker_init
 
-    cells = os.path.join(out_dir, "cells")
-    os.makedirs(cells, exist_ok=True)
-    tasks = config.tasks()
-    keys = [file_key(t, config) for t in tasks]
-    rows = {k: _read_cell(cells, k, progress) for k in keys}  # None: to run (missing or unreadable)
-    todo = [(t, k) for t, k in zip(tasks, keys) if rows[k] is None]
-    kw = dict(samples=config.samples, rel_width=config.rel_width, max_samples=config.max_samples,
-              base_seed=config.base_seed)
-    workers = workers or os.cpu_count() or 1
-    with tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="N*", desc="n-star",
-              disable=not progress) as bar:
-        if workers == 1 or len(todo) <= 1:
-            for t, k in todo:
+    plans, todo = [], []
+    for config, out_dir in zip(configs, out_dirs, strict=True):
+        cells = os.path.join(out_dir, "cells")
+        os.makedirs(cells, exist_ok=True)
+        tasks = config.tasks()
+        keys = [file_key(t, config) for t in tasks]
+        rows = {k: _read_cell(cells, k, progress) for k in keys}  # None: to run (missing or unreadable)
+        kw = dict(samples=config.samples, rel_width=config.rel_width, max_samples=config.max_samples,
+                  base_seed=config.base_seed)
+        todo += [(t, k, kw, cells, rows) for t, k in zip(tasks, keys) if rows[k] is None]
+        plans.append((config, out_dir, keys, rows))
+    todo.sort(key=lambda item: (-item[0]["length"], item[0]["statistic"] != "ser"))
+    total = sum(len(keys) for _, _, keys, _ in plans)
+    workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))
+    with tqdm(total=total, initial=total - len(todo), unit="N*", desc="n-star", disable=not progress) as bar:
+        if workers == 1:
+            for t, k, kw, cells, rows in todo:
                 rows[k] = search(t, **kw)
                 _store(cells, k, rows[k])
                 bar.update()
         else:
             with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init,
                                      initargs=(os.getpid(),)) as pool:
-                futs = {pool.submit(search, t, **kw): k for t, k in todo}
+                futs = {pool.submit(search, t, **kw): (k, cells, rows) for t, k, kw, cells, rows in todo}
                 for f in as_completed(futs):
-                    rows[futs[f]] = f.result()
-                    _store(cells, futs[f], rows[futs[f]])
+                    k, cells, rows = futs[f]
+                    rows[k] = f.result()
+                    _store(cells, k, rows[k])
                     bar.update()
-    rows = [rows[k] for k in keys]
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    table.to_csv(os.path.join(out_dir, "nstar.csv"), index=False)
-    with open(os.path.join(out_dir, "nstar_config.json"), "w") as fh:
-        json.dump(dataclasses.asdict(config), fh, indent=1)
-    return table
+    tables = []
+    for config, out_dir, keys, rows in plans:
+        table = pd.DataFrame([rows[k] for k in keys], columns=COLUMNS)
+        table.to_csv(os.path.join(out_dir, "nstar.csv"), index=False)
+        with open(os.path.join(out_dir, "nstar_config.json"), "w") as fh:
+            json.dump(dataclasses.asdict(config), fh, indent=1)
+        tables.append(table)
+    return tables

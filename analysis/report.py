@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from mdmlab.analysis import figures, sweep_report
 from mdmlab.analysis import verdicts as vd
 from mdmlab.analysis.manifest import manifest
-from mdmlab.analysis.nstar import NStarConfig, run_n_star
+from mdmlab.analysis.nstar import NStarConfig, run_n_stars
 from mdmlab.analysis.sweep import SweepConfig, run_sweep
 
 TER_LANG = "ngram:order=3,vocab=8,seed=1"
@@ -99,9 +99,10 @@ def make_report(preset, out_dir, *, workers=None, progress=True, command=None, c
     tables = {name: _run(cfgs, os.path.join(out_dir, "sweeps", name), workers, progress)
               for name, cfgs in configs.items() if name != "nstar"}
     if "nstar" in configs:
-        nstar = pd.concat([run_n_star(c, os.path.join(out_dir, "sweeps", f"nstar_{i}"), workers=workers,
-                                      progress=progress) for i, c in enumerate(_as_tuple(configs["nstar"]))],
-                          ignore_index=True)
+        nstar_configs = _as_tuple(configs["nstar"])
+        nstar = pd.concat(run_n_stars(nstar_configs, [os.path.join(out_dir, "sweeps", f"nstar_{i}")
+                                                      for i in range(len(nstar_configs))],
+                                      workers=workers, progress=progress), ignore_index=True)
     else:  # no search configured: N* from the SER grid, with its interval and censoring
         nstar = vd.n_star_grid(tables["ser"], DELTA)
     verdicts = vd.verdicts(pd.concat(list(tables.values()), ignore_index=True), nstar)

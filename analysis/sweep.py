@@ -269,7 +269,7 @@ def _run_cells(todo, config, cells_dir, keys, workers, bar):
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init,
                                initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(run_cell, c, config): c for c in todo}
+        futures = {pool.submit(run_cell, c, config): c for c in _longest_first(todo, config)}
         for fut in as_completed(futures):
             _store(cells_dir, keys[futures[fut]], fut.result())
             bar.update()
@@ -279,6 +279,15 @@ def _run_cells(todo, config, cells_dir, keys, workers, bar):
             proc.terminate()  # cells in flight are lost; finished ones are on disk
         raise
     pool.shutdown()
+
+
+def _longest_first(cells, config):
+    r"""``cells`` by predicted time, longest first (:mod:`analysis.cost`), so that the pool's last
+    cells are short ones and no core idles behind one long cell. Rows do not depend on the order."""
+    from mdmlab.analysis import cost
+
+    per, _, _ = cost.predict_sweep(cost.load(), cells, config, None)
+    return [cells[i] for i in np.argsort(-np.asarray(per), kind="stable")]
 
 
 def load_table(config, out_dir, *, keys=None):
