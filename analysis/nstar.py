@@ -24,8 +24,7 @@ import json
 import math
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from concurrent.futures import as_completed
 
 import numpy as np
 import pandas as pd
@@ -213,7 +212,8 @@ def run_n_stars(configs, out_dirs, *, workers=None, progress=True):
     never runs alone at the end while the other cores idle. Returns one table per config."""
     from tqdm.auto import tqdm
 
-    from mdmlab.analysis.sweep import _read_cell, _store, _worker_init
+    from mdmlab.analysis import sweep
+    from mdmlab.analysis.sweep import _read_cell, _store
 
     plans, todo = [], []
     for config, out_dir in zip(configs, out_dirs, strict=True):
@@ -236,14 +236,19 @@ def run_n_stars(configs, out_dirs, *, workers=None, progress=True):
                 _store(cells, k, rows[k])
                 bar.update()
         else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init,
-                                     initargs=(os.getpid(),)) as pool:
+            pool, lent = sweep.pool_for(workers)  # the report's pool when it lends one
+            try:
                 futs = {pool.submit(search, t, **kw): (k, cells, rows) for t, k, kw, cells, rows in todo}
                 for f in as_completed(futs):
                     k, cells, rows = futs[f]
                     rows[k] = f.result()
                     _store(cells, k, rows[k])
                     bar.update()
+            except BaseException:
+                sweep.kill_pool(pool)  # searches in flight are lost; finished ones are on disk
+                raise
+            if not lent:
+                pool.shutdown()
     tables = []
     for config, out_dir, keys, rows in plans:
         table = pd.DataFrame([rows[k] for k in keys], columns=COLUMNS)

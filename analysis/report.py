@@ -6,6 +6,7 @@ manifests under ``sweeps/``, and ``manifest.json``. Rerunning the same command r
 The verdicts are :func:`analysis.verdicts.verdicts` on the sweeps and on the N*(L) searches of the
 preset's ``"nstar"`` configs (:mod:`analysis.nstar`), the same function ``mdmlab verdicts`` runs.
 """
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,7 +21,7 @@ from mdmlab.analysis import figures, sweep_report
 from mdmlab.analysis import verdicts as vd
 from mdmlab.analysis.manifest import manifest
 from mdmlab.analysis.nstar import NStarConfig, run_n_stars
-from mdmlab.analysis.sweep import SweepConfig, run_sweep
+from mdmlab.analysis.sweep import SweepConfig, run_sweep, shared_pool
 
 TER_LANG = "ngram:order=3,vocab=8,seed=1"
 SER_LANGS = ("pair-copy:symbols=4", "all-equal:symbols=2", "ngram:order=3,vocab=8,sparsity=0.5,seed=1")
@@ -96,15 +97,18 @@ def make_report(preset, out_dir, *, workers=None, progress=True, command=None, c
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
     configs = configs or PRESETS[preset]
     t0 = time.perf_counter()
-    tables = {name: _run(cfgs, os.path.join(out_dir, "sweeps", name), workers, progress)
-              for name, cfgs in configs.items() if name != "nstar"}
-    if "nstar" in configs:
-        nstar_configs = _as_tuple(configs["nstar"])
-        nstar = pd.concat(run_n_stars(nstar_configs, [os.path.join(out_dir, "sweeps", f"nstar_{i}")
-                                                      for i in range(len(nstar_configs))],
-                                      workers=workers, progress=progress), ignore_index=True)
-    else:  # no search configured: N* from the SER grid, with its interval and censoring
-        nstar = vd.n_star_grid(tables["ser"], DELTA)
+    with contextlib.ExitStack() as stack:
+        if workers != 1:  # one pool for every sweep and search: workers start and load kernels once
+            stack.enter_context(shared_pool(workers))
+        tables = {name: _run(cfgs, os.path.join(out_dir, "sweeps", name), workers, progress)
+                  for name, cfgs in configs.items() if name != "nstar"}
+        if "nstar" in configs:
+            nstar_configs = _as_tuple(configs["nstar"])
+            nstar = pd.concat(run_n_stars(nstar_configs, [os.path.join(out_dir, "sweeps", f"nstar_{i}")
+                                                          for i in range(len(nstar_configs))],
+                                          workers=workers, progress=progress), ignore_index=True)
+        else:  # no search configured: N* from the SER grid, with its interval and censoring
+            nstar = vd.n_star_grid(tables["ser"], DELTA)
     verdicts = vd.verdicts(pd.concat(list(tables.values()), ignore_index=True), nstar)
     figs = _figures(tables, nstar, out_dir)
     written = {"verdicts": verdicts, "ter": tables["ter"], "ser": tables["ser"], "n_star": nstar, "kl": tables["kl"]}

@@ -245,11 +245,12 @@ def fused_begin(K, V, policy, block_of, rank):
 
 
 @njit(cache=True)
-def fused_hmm_one(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal):
+def fused_hmm_one(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal, first_rows):
     r"""One MDM run with the exact HMM denoiser (counts (N,), rank, token_u, tokens, reveal (L,));
     return (log p_M(x), nfe). One kernel per family so a run compiles only the family it uses, and
     ``adaptive`` (None for a static policy, else True) picks the specialisation: a static run never
-    compiles the adaptive selection (its scores and sort)."""
+    compiles the adaptive selection (its scores and sort). ``first_rows`` (L, V): the rows with nothing
+    revealed (:func:`marginal_rows`), which the first revealing step copies instead of recomputing."""
     x, pred, rows, want, sel, cdf, order, by_rank = fused_begin(K, V, policy, block_of, rank)
     ptr, lp, nfe = np.int64(0), 0.0, 0  # ptr typed int64 from the start: no Literal[int](0) specialisation
     for j in range(counts.shape[0]):
@@ -257,7 +258,9 @@ def fused_hmm_one(params, K, V, counts, policy, adaptive, block_of, rank, token_
         if k == 0:
             continue
         ptr = plan_step(x, k, policy, order, ptr, want, sel)
-        if hmm_rows(x, params, want, pred, rows) == -np.inf:
+        if nfe == 0:  # nothing revealed yet: the marginals, the same for every run
+            copy_wanted(first_rows, want, rows)
+        elif hmm_rows(x, params, want, pred, rows) == -np.inf:
             uniform_rows(want, rows)
         if adaptive is not None:  # pruned when None (static policies): select_adaptive is not compiled
             select_adaptive(x, rows, k, policy, block_of, by_rank, sel)
@@ -269,7 +272,7 @@ def fused_hmm_one(params, K, V, counts, policy, adaptive, block_of, rank, token_
 
 
 @njit(cache=True)
-def fused_ngram_one(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal):
+def fused_ngram_one(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal, first_rows):
     r""":func:`fused_hmm_one` for an n-gram shift chain."""
     x, pred, rows, want, sel, cdf, order, by_rank = fused_begin(K, V, policy, block_of, rank)
     ptr, lp, nfe = np.int64(0), 0.0, 0  # ptr typed int64 from the start: no Literal[int](0) specialisation
@@ -278,7 +281,9 @@ def fused_ngram_one(params, K, V, counts, policy, adaptive, block_of, rank, toke
         if k == 0:
             continue
         ptr = plan_step(x, k, policy, order, ptr, want, sel)
-        if ngram_rows(x, params, want, pred, rows) == -np.inf:
+        if nfe == 0:  # nothing revealed yet: the marginals, the same for every run
+            copy_wanted(first_rows, want, rows)
+        elif ngram_rows(x, params, want, pred, rows) == -np.inf:
             uniform_rows(want, rows)
         if adaptive is not None:  # pruned when None (static policies): select_adaptive is not compiled
             select_adaptive(x, rows, k, policy, block_of, by_rank, sel)
@@ -291,20 +296,52 @@ def fused_ngram_one(params, K, V, counts, policy, adaptive, block_of, rank, toke
 
 @njit(cache=True, parallel=True)
 def sample_fused_hmm(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal, lp_out,
-                     nfe_out):
+                     nfe_out, first_rows):
     """B runs of :func:`fused_hmm_one` in parallel, each writing its own rows."""
     for b in prange(counts.shape[0]):
         lp_out[b], nfe_out[b] = fused_hmm_one(params, K, V, counts[b], policy, adaptive, block_of, rank[b],
-                                              token_u[b], tokens[b], reveal[b])
+                                              token_u[b], tokens[b], reveal[b], first_rows)
 
 
 @njit(cache=True, parallel=True)
 def sample_fused_ngram(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal, lp_out,
-                       nfe_out):
+                       nfe_out, first_rows):
     """B runs of :func:`fused_ngram_one` in parallel, each writing its own rows."""
     for b in prange(counts.shape[0]):
         lp_out[b], nfe_out[b] = fused_ngram_one(params, K, V, counts[b], policy, adaptive, block_of, rank[b],
-                                                token_u[b], tokens[b], reveal[b])
+                                                token_u[b], tokens[b], reveal[b], first_rows)
+
+
+@njit(cache=True, inline="always")
+def copy_wanted(src, want, rows):
+    """rows[i] = src[i] for the wanted positions i."""
+    for i in range(want.shape[0]):
+        if want[i]:
+            for v in range(rows.shape[1]):
+                rows[i, v] = src[i, v]
+
+
+@njit(cache=True)
+def _hmm_marginals(params, K, V, L):
+    rows = np.zeros((L, V))
+    hmm_rows(np.full(L, -1, dtype=np.int64), params, np.ones(L, dtype=np.bool_), np.empty((L, K)), rows)
+    return rows
+
+
+@njit(cache=True)
+def _ngram_marginals(params, K, V, L):
+    rows = np.zeros((L, V))
+    ngram_rows(np.full(L, -1, dtype=np.int64), params, np.ones(L, dtype=np.bool_), np.empty((L, K)), rows)
+    return rows
+
+
+def marginal_rows(family, hmm_params, ngram_params, K, V, L):
+    r"""(L, V): every position's row with nothing revealed, by the kernel each run would call (so the
+    copy a run makes at its first revealing step is bit for bit what it would have computed); one
+    small kernel per family, so a run compiles only its own."""
+    if family == HMM:
+        return _hmm_marginals(hmm_params, K, V, L)
+    return _ngram_marginals(ngram_params, K, V, L)
 
 
 #: family code -> (per-run kernel, parallel batch kernel) of the fused path
@@ -324,12 +361,14 @@ def sample_fused(family, hmm_params, ngram_params, K, V, counts, policy, block_o
     one, batch = _FUSED[family]
     params = hmm_params if family == HMM else ngram_params
     adaptive = None if policy in (RANDOM, LEFT_TO_RIGHT) else True  # the kernels' static / adaptive specialisation
+    first_rows = marginal_rows(family, hmm_params, ngram_params, K, V, rank.shape[1])
     if counts.size * rank.shape[1] > SERIAL_WORK and numba.get_num_threads() > 1:
-        batch(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal, lp_out, nfe_out)
+        batch(params, K, V, counts, policy, adaptive, block_of, rank, token_u, tokens, reveal, lp_out, nfe_out,
+              first_rows)
         return
     for b in range(counts.shape[0]):
         lp_out[b], nfe_out[b] = one(params, K, V, counts[b], policy, adaptive, block_of, rank[b], token_u[b],
-                                    tokens[b], reveal[b])
+                                    tokens[b], reveal[b], first_rows)
 
 
 @njit(cache=True, parallel=True)
