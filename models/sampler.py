@@ -372,7 +372,10 @@ def _check_run(denoiser, length, steps, size, schedule, policy, block_length, me
 
 
 def _resolve_method(method, arrays, family, L, N, code):
-    """``"auto"``: generic without a chain; else the tree when static and L tree_cost log L beats N L sweep_cost."""
+    """``"auto"``: generic without a chain; else the tree when static and its time beats the sweep's, N L
+    sweep_cost. A tree run walks log2 L nodes per row, and the L / N tokens of a step share the upper
+    ancestors they refresh (about log2 N products per token): L tree_cost (log2 L + log2 N) / 2, which
+    is L tree_cost log2 L at N = L, where tree_cost was fitted."""
     if method != "auto":
         return method
     if arrays is None:
@@ -381,7 +384,7 @@ def _resolve_method(method, arrays, family, L, N, code):
         return "sweep"
     K, V = arrays.num_states, arrays.vocab_size  # the tree runs on the same K states
     sweep = N * L * family.sweep_cost(K, V)
-    tree = L * family.tree_cost(K, V) * max(1.0, np.log2(L))
+    tree = L * family.tree_cost(K, V) * max(1.0, (np.log2(L) + np.log2(N)) / 2)
     fits = np.prod(family.tree_storage(_tree_leaves(L), K, V)[1], dtype=float) <= val.MAX_ENTRIES
     return "tree" if tree < sweep and fits else "sweep"
 
