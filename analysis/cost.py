@@ -5,16 +5,18 @@ sum of work terms, most counted in flops of the kernels on the cell's path (the 
 ``models.sample`` picks with ``method="auto"``, asked of the sampler):
 
     seconds = c_overhead
-            + c_sweep * B N L w        (per-step sweep: N forward-backward passes of L positions)
-            + c_scored * B N L w       (adaptive policies: every masked row scored at each step)
-            + c_tree  * B L u log2 L   (segment tree, static policies: u = K^3 for the dense chain's
-                                        K x K products, K C (K + C) on an n-gram's window tree, C = K / V)
-            + c_nodes * B L log2 L     (the tree's per-node work that does not grow with K)
+            + c_sweep * B N L t_s      (per-step sweep: N forward-backward passes of L positions)
+            + c_scored * B N L t_s     (adaptive policies: every masked row scored at each step)
+            + c_tree  * B L t_t l      (segment tree, static policies; l = (log2 L + log2 N) / 2 levels
+                                        per token, the step's tokens sharing their upper refreshes)
+            + c_nodes * B L l          (the tree's per-node work that does not grow with K)
             + c_tokens * (B + s S_H) L   (per-token work: drawing, metrics, the entropy's S_H draws)
             + c_eval  * (B + s S_H) L w  (log q of the B draws, and of the S_H draws of the entropy)
             + c_kl    * s S_H L w V      (``kl``: the mutual information)
 
-with B draws per cell, w = K^2 for an HMM chain and K V for an n-gram chain (K windows), S_H the
+with B draws per cell, t_s and t_t the sampler's own time models of a sweep position-step and a tree
+token-level (``models.sampler.unit_times``, ns: what ``method="auto"`` compares), w = K^2 for an HMM
+chain and K V for an n-gram chain (K windows: the flops of evaluating log q per position), S_H the
 draws of a Monte Carlo entropy and mutual information of an HMM (10,000, or the V^L strings when they
 are enumerated; 0 for an n-gram, whose entropy and mutual information are exact recursions). With
 ``kl`` the B draws of q are replayed on the same path (log p_M, ``models.log_prob_given_reveal``): the
@@ -50,8 +52,8 @@ ENTROPY_DRAWS = 10_000
 #: enumeration limit of the exact entropy (V^L strings)
 ENUMERATION = 2 ** 16
 #: coefficients (seconds of CPU per unit) measured by ``python -m benchmarks cost`` on the project's machine
-DEFAULT_COEFFICIENTS = {"overhead": 3.49e-3, "tokens": 7.38e-8, "sweep": 6.68e-10, "scored": 0.0, "tree": 2.32e-11,
-                        "nodes": 1.22e-7, "eval": 4.35e-11, "kl": 4.96e-10}
+DEFAULT_COEFFICIENTS = {"overhead": 2.8e-3, "tokens": 6.87e-8, "sweep": 4.1e-10, "scored": 2.8e-10, "tree": 7.88e-10,
+                        "nodes": 0.0, "eval": 8.89e-11, "kl": 4.84e-10}
 DEFAULT_SOURCE = "shipped defaults measured on the project's 2-core machine (run mdmlab sweep --calibrate)"
 
 
@@ -101,8 +103,11 @@ def path_of(cell, language):
 def work(cell, config, language=None, entropy_share=1.0):
     r"""The units of each term of :data:`TERMS` for ``cell`` (see the module docstring); ``entropy_share``
     is the part of its length's entropy and mutual information that this cell pays (``s``)."""
+    from mdmlab.models import sampler
+
     lang = language if language is not None else synth.from_spec(cell.language)
-    K, w, w_tree = _shape(lang)
+    K, w = _shape(lang)
+    t_sweep, t_tree = sampler.unit_times(lang)
     V = lang.vocab_size
     B, L, N = config.samples, cell.length, cell.steps
     on_tree = path_of(cell, lang) == "tree"
@@ -111,10 +116,10 @@ def work(cell, config, language=None, entropy_share=1.0):
     kl = config.kl and cell.policy == "random"
     runs = 2.0 if kl else 1.0  # kl replays the B draws of q on the sampler's path
     return {"overhead": 1.0, "tokens": float(B + s_h) * L,
-            "sweep": 0.0 if on_tree else runs * B * N * L * w,
-            "scored": 0.0 if cell.policy in STATIC_POLICIES else float(B) * N * L * w,
-            "tree": runs * B * L * w_tree * max(1.0, math.log2(L)) if on_tree else 0.0,
-            "nodes": runs * B * L * max(1.0, math.log2(L)) if on_tree else 0.0,
+            "sweep": 0.0 if on_tree else runs * B * N * L * t_sweep,
+            "scored": 0.0 if cell.policy in STATIC_POLICIES else float(B) * N * L * t_sweep,
+            "tree": runs * B * L * t_tree * sampler.tree_levels(L, N) if on_tree else 0.0,
+            "nodes": runs * B * L * sampler.tree_levels(L, N) if on_tree else 0.0,
             "eval": float(B + s_h) * L * w,
             "kl": s_h * L * w * V if kl else 0.0}
 
@@ -232,12 +237,8 @@ def _off(ratio):
 
 
 def _shape(language):
-    r"""(K, w, w_tree): the chain's states, the flops per position of one forward-backward step (K^2 for
-    an HMM, K V for an n-gram's K windows) and per tree node update (K^3 dense; K C (K + C) on an
-    n-gram's window tree, C = K / V)."""
+    r"""(K, w): the chain's states and the flops per position of evaluating log q (K^2 for an HMM, K V
+    for an n-gram's K windows)."""
     arrays = language.kernel_arrays()
     K, V = arrays.num_states, arrays.vocab_size
-    if isinstance(language, synth.NGramLanguage):
-        C = max(1, K // V)
-        return K, K * V, K * C * (K + C)
-    return K, K * K, K ** 3
+    return K, (K * V if isinstance(language, synth.NGramLanguage) else K * K)

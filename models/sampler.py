@@ -384,9 +384,23 @@ def _resolve_method(method, arrays, family, L, N, code):
         return "sweep"
     K, V = arrays.num_states, arrays.vocab_size  # the tree runs on the same K states
     sweep = N * L * family.sweep_cost(K, V)
-    tree = L * family.tree_cost(K, V) * max(1.0, (np.log2(L) + np.log2(N)) / 2)
+    tree = L * family.tree_cost(K, V) * tree_levels(L, N)
     fits = np.prod(family.tree_storage(_tree_leaves(L), K, V)[1], dtype=float) <= val.MAX_ENTRIES
     return "tree" if tree < sweep and fits else "sweep"
+
+
+def unit_times(language):
+    r"""``(sweep_ns, tree_ns)`` of ``language``'s exact paths by the time models above: ns per position and
+    step of the sweep, per revealed token and tree level of the (window) tree (what ``method="auto"``
+    compares; :mod:`analysis.cost` uses them as work units)."""
+    arrays, family = language.kernel_arrays(), _FAMILIES[type(language.chain())]
+    K, V = arrays.num_states, arrays.vocab_size
+    return family.sweep_cost(K, V), family.tree_cost(K, V)
+
+
+def tree_levels(L, N):
+    r"""The tree levels a token costs on average, as :func:`_resolve_method` counts them."""
+    return max(1.0, (np.log2(L) + np.log2(N)) / 2)
 
 
 def _tree_leaves(L):
