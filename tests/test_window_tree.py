@@ -45,7 +45,8 @@ def test_masked_powers_are_the_powers_of_the_window_chain():
 @pytest.mark.parametrize("name", sorted(LANGS))
 @pytest.mark.parametrize("policy,block_length", [("random", None), ("random", 3), ("left-to-right", None)])
 @pytest.mark.parametrize("length,steps,schedule", [(13, 13, "balanced"), (16, 5, "cosine"), (9, 3, [4, 0, 5]),
-                                                   (1, 1, "linear"), (12, 1, "linear")])
+                                                   (1, 1, "linear"), (12, 1, "linear"), (23, 7, "balanced"),
+                                                   (32, 5, "cosine"), (17, 4, [6, 0, 2, 9])])
 def test_runs_agree_with_the_sweep_to_rounding(name, policy, block_length, length, steps, schedule):
     lang = LANGS[name]()
     block_length = None if block_length is None else min(block_length, length)
